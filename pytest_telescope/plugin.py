@@ -1,0 +1,227 @@
+"""pytest-telescope: infrastructure benchmarks as pytest tests.
+
+Options, markers, fixtures and hooks. The work is done in the modules
+named after each concept: scenario, provision, targets, results, jsonl,
+junit, summary.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from . import scenario as scenarios
+from .errors import TelescopeError
+from .jsonl import JsonlWriter
+from .junit import JunitReport
+from .progress import Progress
+from .provision import TargetPool
+from .results import Recorder, rows, utc_now
+from .slo import SLOViolation
+from .summary import table
+from .targets import Target, TargetSpec
+
+# name: (default, help). Each is --telescope-<name> and the ini key telescope_<name>.
+OPTIONS = {
+    "results-dir": ("results", "directory for <run id>/results.jsonl and junit.xml"),
+    "run-id": ("", "id of this run (default: UTC time and a random suffix); reuse one to append"),
+    "state-dir": (".telescope", "private directory for Terraform state of the targets"),
+    "terraform-dir": ("terraform", "directory holding one Terraform module per cloud"),
+}
+
+_TELESCOPE = pytest.StashKey["Telescope"]()
+_RECORDER = pytest.StashKey[Recorder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("telescope", "infrastructure benchmarks (pytest-telescope)")
+    for name, (default, help_text) in OPTIONS.items():
+        key = "telescope_" + name.replace("-", "_")
+        group.addoption(f"--telescope-{name}", dest=key, default=None, help=f"{help_text} (ini: {key})")
+        parser.addini(key, help_text, default=default)
+
+
+def setting(config: pytest.Config, name: str) -> str:
+    key = "telescope_" + name.replace("-", "_")
+    value = config.getoption(key)
+    return value if value is not None else config.getini(key)
+
+
+def path_setting(config: pytest.Config, name: str) -> Path:
+    """A path option: relative to where pytest was started, or (from the ini file) to the rootdir."""
+    given = config.getoption("telescope_" + name.replace("-", "_"))
+    base = config.invocation_params.dir if given is not None else config.rootpath
+    return base / setting(config, name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for cloud in scenarios.CLOUDS:
+        config.addinivalue_line("markers", f"{cloud}: runs on the {cloud} target (select with -m {cloud})")
+    config.addinivalue_line("markers", "scenario(path): the YAML file, beside the test, holding its cases and SLOs")
+    telescope = Telescope(config)
+    config.stash[_TELESCOPE] = telescope
+    config.pluginmanager.register(telescope, "telescope-run")
+
+
+class Telescope:
+    """The state of one run, and the hooks that use it."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        worker = getattr(config, "workerinput", None)
+        self.is_worker = worker is not None
+        self.run_id = (worker or {}).get("telescope_run_id") or setting(config, "run-id") or _new_run_id()
+        self.started = utc_now()
+        self.progress = Progress(config)
+        self.results_dir = path_setting(config, "results-dir") / self.run_id
+        state_root = path_setting(config, "state-dir")
+        self.pool = TargetPool(state_root, self.run_id, path_setting(config, "terraform-dir"), self.progress)
+        self.rows: list[dict] = []
+        self.ran_benchmarks = False
+        self.junit = JunitReport(self.run_id, self.started)
+        self._writer: JsonlWriter | None = None
+
+    @property
+    def writer(self) -> JsonlWriter:
+        if self._writer is None:
+            self._writer = JsonlWriter(self.results_dir / "results.jsonl")
+        return self._writer
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["telescope_run_id"] = self.run_id
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return f"telescope: run {self.run_id}, results in {_shown(self.results_dir)}"
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        marker = metafunc.definition.get_closest_marker("scenario")
+        suite = None
+        if marker is not None:
+            path = Path(metafunc.definition.path).parent / marker.args[0]
+            try:
+                suite = scenarios.load(path)
+            except TelescopeError as error:
+                raise pytest.Collector.CollectError(str(error)) from None
+        if "target" in metafunc.fixturenames:
+            clouds = suite.clouds if suite else scenarios.CLOUDS
+            specs = [TargetSpec.of(cloud, suite.target_settings(cloud) if suite else {}) for cloud in clouds]
+            params = [pytest.param(spec, id=spec.cloud, marks=getattr(pytest.mark, spec.cloud)) for spec in specs]
+            metafunc.parametrize("target", params, indirect=True, scope="session")
+        if suite is not None and "case" in metafunc.fixturenames:
+            metafunc.parametrize("case", [pytest.param(case, id=case.id) for case in suite.cases])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        spec = _param(item, "target")
+        if not isinstance(spec, TargetSpec) or "target" not in getattr(item, "funcargs", {}):
+            return (yield)
+        with self.pool.exclusive(spec):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
+        result = yield
+        recorder = pyfuncitem.stash.get(_RECORDER, None)
+        if recorder is not None:
+            recorder.check()
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, SLOViolation)):
+            report.longrepr = str(call.excinfo.value)
+            report.telescope_error = type(call.excinfo.value).__name__
+        report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
+        recorder = item.stash.get(_RECORDER, None)
+        if recorder is not None and call.when == "call":
+            target = item.funcargs.get("target")
+            if isinstance(target, Target):
+                recorder.target = target.metadata
+            report.telescope = recorder.to_report()
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
+        data = getattr(report, "telescope", None)
+        written = rows(self.run_id, report.nodeid, report.outcome, data) if data else []
+        if written:
+            self.writer.write(written)
+            self.rows += written
+        self.junit.add(report, data["samples"] if data else [])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            return
+        errors = self.pool.destroy_all()
+        if self.ran_benchmarks:
+            with self.progress.phase("publish", _shown(self.results_dir)):
+                self.junit.write(self.results_dir / "junit.xml")
+                if self._writer is not None:
+                    self._writer.close()
+        for error in errors:
+            self.progress.say(f"destroy failed: {error}")
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.is_worker or not self.rows:
+            return
+        terminalreporter.section(f"telescope: {len(self.rows)} samples, run {self.run_id}")
+        for line in table(self.rows, str(self.writer.path)):
+            terminalreporter.write_line(line)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _param(item: pytest.Item, name: str):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(name) if callspec else None
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    """The target this test runs on: the test runs once per cloud of its scenario."""
+    return request.config.stash[_TELESCOPE].pool.get(request.param)
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> scenarios.Case:
+    """This test's case from its scenario YAML (parametrized by the scenario marker)."""
+    raise pytest.UsageError(f"{request.node.nodeid} uses 'case' but has no @pytest.mark.scenario('<file>.yaml')")
+
+
+@pytest.fixture
+def record_samples(request: pytest.FixtureRequest) -> Recorder:
+    """Record samples of this test; its SLOs are checked when the test returns."""
+    item = request.node
+    spec, test_case = _param(item, "target"), _param(item, "case")
+    marker = item.get_closest_marker("scenario")
+    suite = scenarios.load(Path(item.path).parent / marker.args[0]) if marker else None
+    cloud = spec.cloud if isinstance(spec, TargetSpec) else "none"
+    params = test_case.params if test_case else {}
+    recorder = Recorder(
+        cloud=cloud,
+        benchmark=suite.benchmark if suite else item.originalname,
+        case=test_case.id if test_case else "",
+        params=params,
+        thresholds=suite.thresholds_for(cloud, params) if suite else [],
+    )
+    item.stash[_RECORDER] = recorder
+    return recorder

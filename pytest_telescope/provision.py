@@ -1,0 +1,193 @@
+"""Provision targets with Terraform: once per run, however many xdist workers ask.
+
+Built on pytest-terraform's runner (init, plan, apply, destroy with an
+explicit state file, destroy of a half-applied plan) and its state reader.
+Its session fixtures are not used: under xdist they race at teardown, so
+the lifecycle is ours. The first process to need a target applies it under
+a file lock and the others load its outputs; the process that owns the run
+(the xdist controller, or the only process) destroys every target of the
+run at session end, whether tests passed, failed or were interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from pytest_terraform import tf
+
+from . import process
+from .errors import ProvisionError, TelescopeError
+from .progress import Progress
+from .targets import Target, TargetSpec, local
+
+PROVIDERS = {"local": local}
+TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
+
+
+def terraform_binary() -> str:
+    for name in ("terraform", "tofu"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise ProvisionError(f"terraform: not found on PATH; {TERRAFORM_HINT}")
+
+
+class TerraformRunner(tf.TerraformRunner):
+    """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
+
+    def __init__(self, module_dir: Path, work_dir: Path, variables: dict, progress: Progress, what: str):
+        super().__init__(str(work_dir), module_dir=str(module_dir), tf_bin=terraform_binary())
+        self.variables = variables
+        self.progress = progress
+        self.what = what
+
+    def init(self):
+        # pytest-terraform 0.7.0 expects `init` to create the work dir; with only
+        # built-in providers it does not, and `plan` then fails on the state lock.
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
+        super().init()
+
+    def _run_cmd(self, args, output=False):
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": self.work_dir, "TF_INPUT": "0"}
+        env.update({f"TF_VAR_{name}": _tf_value(value) for name, value in self.variables.items()})
+        step = f"terraform {args[1]}"
+        completed = process.run(
+            args,
+            cwd=self.module_dir,
+            env=env,
+            check=False,
+            echo=None if output else self.progress.echo,
+            heartbeat=self.progress.heartbeat(step, self.what),
+        )
+        if completed.returncode != 0:
+            raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)
+        return completed.stdout.encode()
+
+
+def _tf_value(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _failure(error: subprocess.CalledProcessError, module_dir: str) -> str:
+    lines = (error.stderr or error.stdout or "").strip().splitlines()
+    tail = "\n".join("    " + line for line in lines[-12:])
+    return f"{Path(error.cmd[0]).name} {error.cmd[1]} failed (status {error.returncode}) in {module_dir}\n{tail}"
+
+
+class TargetPool:
+    """The targets of one run, kept in ``<state_root>/<run_id>/<target>/``.
+
+    Each target directory holds the Terraform state, the variables it was
+    applied with, and ``ready`` or ``failed``: all that a later destroy,
+    another worker, or the janitor needs. Directories are private (0700):
+    state can hold credentials.
+    """
+
+    def __init__(self, state_root: Path, run_id: str, terraform_dir: Path, progress: Progress):
+        self.run_dir = state_root / run_id
+        self.run_id = run_id
+        self.terraform_dir = terraform_dir
+        self.progress = progress
+        self._targets: dict[TargetSpec, Target] = {}
+
+    def get(self, spec: TargetSpec) -> Target:
+        if spec.cloud not in PROVIDERS:
+            pytest.skip(f"the {spec.cloud} target is not available yet: only {', '.join(PROVIDERS)} can be provisioned")
+        if spec not in self._targets:
+            self._targets[spec] = self._load_or_provision(spec)
+        return self._targets[spec]
+
+    @contextlib.contextmanager
+    def exclusive(self, spec: TargetSpec) -> Iterator[None]:
+        """Held by a test while it measures, so tests never share a target at once."""
+        with _locked(self.run_dir / spec.key / "busy.lock"):
+            yield
+
+    def _load_or_provision(self, spec: TargetSpec) -> Target:
+        provider = PROVIDERS[spec.cloud]
+        directory = self.run_dir / spec.key
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _locked(directory / "lock"):
+            if (directory / "failed").exists():
+                raise ProvisionError((directory / "failed").read_text())
+            if not (directory / "ready").exists():
+                try:
+                    self._provision(spec, provider, directory)
+                except TelescopeError as error:
+                    (directory / "failed").write_text(str(error))
+                    raise
+            outputs = _outputs(directory)
+        return provider.connect(outputs, self.progress.echo)
+
+    def _provision(self, spec: TargetSpec, provider, directory: Path) -> None:
+        module_dir = self.terraform_dir / provider.MODULE
+        if not module_dir.is_dir():
+            raise ProvisionError(f"no Terraform module for {spec.cloud} at {module_dir} (set telescope_terraform_dir)")
+        name = hashlib.sha256(f"{self.run_id}/{spec.key}".encode()).hexdigest()[:8]
+        variables = provider.variables(name, directory / "target", dict(spec.settings))
+        (directory / "module").write_text(str(module_dir))
+        (directory / "spec").write_text(str(spec))
+        (directory / "variables.json").write_text(json.dumps(variables))
+        runner = TerraformRunner(module_dir, directory / "work", variables, self.progress, str(spec))
+        with self.progress.phase("provision", str(spec)):
+            try:
+                runner.init()
+                runner.apply()
+            except subprocess.CalledProcessError as error:
+                raise ProvisionError(_failure(error, str(module_dir))) from None
+        with self.progress.phase("validate", str(spec)):
+            provider.connect(_outputs(directory), self.progress.echo).validate()
+        (directory / "ready").touch()
+
+    def destroy_all(self) -> list[str]:
+        """Destroy every target of this run; returns the errors, destroying the rest regardless."""
+        errors = []
+        if not self.run_dir.is_dir():
+            return errors
+        for directory in sorted(p for p in self.run_dir.iterdir() if p.is_dir()):
+            try:
+                destroy(directory, self.progress)
+            except TelescopeError as error:
+                errors.append(str(error))
+        with contextlib.suppress(OSError):
+            self.run_dir.rmdir()
+        return errors
+
+
+def destroy(directory: Path, progress: Progress) -> None:
+    """Destroy the target recorded in ``directory`` and remove the directory."""
+    with _locked(directory / "lock"):
+        if (directory / "terraform.tfstate").exists():
+            module_dir = Path((directory / "module").read_text())
+            variables = json.loads((directory / "variables.json").read_text())
+            what = (directory / "spec").read_text()
+            runner = TerraformRunner(module_dir, directory / "work", variables, progress, what)
+            with progress.phase("destroy", what):
+                try:
+                    runner.destroy()
+                except subprocess.CalledProcessError as error:
+                    raise ProvisionError(_failure(error, str(module_dir)) + f"\n  state kept in {directory}") from None
+    shutil.rmtree(directory)
+
+
+def _outputs(directory: Path) -> dict:
+    state = tf.TerraformState.from_file(str(directory / "terraform.tfstate"))
+    return {name: output["value"] for name, output in state.outputs.items()}
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

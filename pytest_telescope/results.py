@@ -1,0 +1,109 @@
+"""What a test measured, and the result rows it becomes.
+
+A ``Recorder`` lives on each benchmark test. When the test ends, its
+samples and their SLO verdicts travel on the test's report (through xdist
+to the controller, as plain data), and the controller turns them into rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable
+
+from .samples import Sample
+from .slo import SLOViolation, Threshold, Verdict, evaluate
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Recorder:
+    """Collects one test's samples and judges them against its thresholds."""
+
+    def __init__(self, *, cloud: str, benchmark: str, case: str, params: dict, thresholds: list[Threshold]):
+        self.cloud, self.benchmark, self.case, self.params = cloud, benchmark, case, params
+        self.thresholds = list(thresholds)
+        self.samples: list[tuple[str, Sample]] = []
+        self.target: dict = {}
+
+    def __call__(self, samples: Sample | Iterable[Sample]) -> None:
+        """Record one sample or many; each is stamped with the time it was recorded."""
+        stamp = utc_now()
+        for sample in [samples] if isinstance(samples, Sample) else samples:
+            if not isinstance(sample, Sample):
+                raise TypeError(f"record_samples takes Sample objects, not {type(sample).__name__}")
+            self.samples.append((stamp, sample))
+
+    def expect(self, metric: str, *, min: float | None = None, max: float | None = None, unit: str) -> None:
+        """Add a threshold from the test itself, next to the scenario's."""
+        for op, limit in ((">=", min), ("<=", max)):
+            if limit is not None:
+                self.thresholds.append(Threshold(metric, op, limit, unit))
+
+    def verdicts(self) -> list[Verdict]:
+        return evaluate(self.thresholds, [sample for _, sample in self.samples])
+
+    def check(self) -> None:
+        """Raise ``SLOViolation`` naming every threshold the samples missed."""
+        failed = [verdict for verdict in self.verdicts() if not verdict.passed]
+        if failed:
+            raise SLOViolation(failed)
+
+    def to_report(self) -> dict:
+        """Plain data for the test report: survives xdist's serialization."""
+        verdicts = self.verdicts()
+        samples = []
+        for stamp, sample in self.samples:
+            judged = [v for v in verdicts if v.sample is sample]
+            samples.append(
+                {
+                    "timestamp": stamp,
+                    "metric": sample.metric,
+                    "value": sample.value,
+                    "unit": sample.unit,
+                    "labels": dict(sample.labels),
+                    "slo": {
+                        "verdict": "none" if not judged else "pass" if all(v.passed for v in judged) else "fail",
+                        "thresholds": [str(v.threshold) for v in judged],
+                    },
+                }
+            )
+        return {
+            "cloud": self.cloud,
+            "benchmark": self.benchmark,
+            "case": self.case,
+            "params": self.params,
+            "target": self.target,
+            "samples": samples,
+            "unmeasured": [str(v) for v in verdicts if v.sample is None],
+        }
+
+
+def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
+    """One JSONL row per sample (schema: schema/result-row.schema.json)."""
+    common = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "test": nodeid,
+        "cloud": data["cloud"],
+        "benchmark": data["benchmark"],
+        "case": data["case"],
+        "params": data["params"],
+        "outcome": outcome,
+        "target": data["target"],
+    }
+    return [
+        {
+            **common,
+            "timestamp": sample["timestamp"],
+            "metric": sample["metric"],
+            "value": sample["value"],
+            "unit": sample["unit"],
+            "labels": sample["labels"],
+            "slo": sample["slo"],
+        }
+        for sample in data["samples"]
+    ]

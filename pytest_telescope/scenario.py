@@ -1,0 +1,178 @@
+"""Scenario files: the YAML beside a suite that holds its cases and SLOs.
+
+A scenario is checked as a whole when it is loaded, at collection, so a
+mistake in it is a collection error that names the file and the key.
+The format is ``schema/scenario.schema.json``; docs/scenarios.md explains it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from . import tools, units
+from .errors import ScenarioError
+from .slo import Threshold
+
+CLOUDS = ("local", "aks", "eks", "gke")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parametrization of a benchmark: its test id and parameters."""
+
+    id: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    benchmark: str
+    clouds: tuple[str, ...]
+    target: dict
+    cases: tuple[Case, ...]
+    thresholds: tuple[Threshold, ...]
+
+    def thresholds_for(self, cloud: str, params: dict) -> list[Threshold]:
+        return [t for t in self.thresholds if t.applies_to(cloud, params)]
+
+    def target_settings(self, cloud: str) -> dict:
+        return self.target.get(cloud, {})
+
+
+@functools.lru_cache(maxsize=None)
+def load(path: Path) -> Scenario:
+    """Read and check a scenario file. Raises ``ScenarioError``."""
+    document = _read_yaml(path)
+    _check_schema(path, document)
+    try:
+        tool = tools.load(document["benchmark"])
+    except LookupError as error:
+        raise ScenarioError(path, "benchmark", str(error)) from None
+    defaults = tools.case_parameters(tool)
+    cases = _cases(path, document, defaults)
+    thresholds = _thresholds(path, document.get("slo", {}), tool.METRICS, defaults)
+    return Scenario(
+        path=path,
+        benchmark=document["benchmark"],
+        clouds=tuple(document.get("clouds", CLOUDS)),
+        target=document.get("target", {}),
+        cases=cases,
+        thresholds=thresholds,
+    )
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ScenarioError(path, "", f"cannot read: {error.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(path, "", f"not valid YAML: {where}{problem}") from None
+    if not isinstance(document, dict):
+        raise ScenarioError(path, "", "must be a mapping with at least a 'benchmark' key")
+    return document
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(resources.files(__package__).joinpath("schema/scenario.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _check_schema(path: Path, document: dict) -> None:
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is None:
+        return
+    key = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties" and error.schema.get("additionalProperties") is False:
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = ", ".join(error.schema.get("properties", {}))
+        raise ScenarioError(path, ".".join(filter(None, [key, unknown[0]])), f"unknown key (known here: {known})")
+    raise ScenarioError(path, key, error.message)
+
+
+def _check_params(path: Path, key: str, params: dict, defaults: dict) -> None:
+    for name, value in params.items():
+        if name not in defaults:
+            raise ScenarioError(path, f"{key}.{name}", f"unknown parameter (known: {', '.join(defaults)})")
+        default = defaults[name]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ScenarioError(path, f"{key}.{name}", f"must be true or false, not {value!r}")
+        number = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ScenarioError(path, f"{key}.{name}", f"must be a number, not {value!r}")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise ScenarioError(path, f"{key}.{name}", f"must be a string, not {value!r}")
+
+
+def _cases(path: Path, document: dict, defaults: dict) -> tuple[Case, ...]:
+    base = document.get("params", {})
+    _check_params(path, "params", base, defaults)
+    matrix = document.get("matrix", {})
+    for name, values in matrix.items():
+        for value in values:
+            _check_params(path, f"matrix.{name}", {name: value}, defaults)
+    combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] if matrix else []
+    cases = [Case(_case_id(combo), {**base, **combo}) for combo in combos]
+    for index, extra in enumerate(document.get("include", [])):
+        params = {k: v for k, v in extra.items() if k != "id"}
+        _check_params(path, f"include.{index}", params, defaults)
+        cases.append(Case(extra.get("id") or _case_id(params), {**base, **params}))
+    if not cases:
+        cases.append(Case("default", dict(base)))
+    seen: dict[str, int] = {}
+    for index, case in enumerate(cases):
+        if case.id in seen:
+            raise ScenarioError(path, "matrix", f"two cases have the id {case.id!r}; give one an 'id' in include")
+        seen[case.id] = index
+    return tuple(cases)
+
+
+def _case_id(params: dict) -> str:
+    """A readable id that ``-k`` can select: ``tcp-parallel4-reverse``."""
+    parts = []
+    for name, value in params.items():
+        if isinstance(value, bool):
+            parts.append(name if value else f"no-{name}")
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{name}{value:g}")
+    return "-".join(parts) or "default"
+
+
+def _thresholds(path: Path, slo: dict, metrics: dict, defaults: dict) -> tuple[Threshold, ...]:
+    thresholds = []
+    for metric, entries in slo.items():
+        if metric not in metrics:
+            raise ScenarioError(path, f"slo.{metric}", f"unknown metric (known: {', '.join(metrics)})")
+        unit = metrics[metric]
+        for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            key = f"slo.{metric}" + (f".{index}" if isinstance(entries, list) else "")
+            when = entry.get("when", {})
+            for name in when:
+                if name not in defaults:
+                    raise ScenarioError(path, f"{key}.when.{name}", f"unknown parameter (known: {', '.join(defaults)})")
+            for bound, op in (("min", ">="), ("max", "<=")):
+                if bound not in entry:
+                    continue
+                try:
+                    limit = units.convert(entry[bound], entry.get("unit", unit), unit)
+                except ValueError:
+                    raise ScenarioError(path, f"{key}.unit", f"{entry['unit']!r} does not measure {metric} ({unit})") from None
+                thresholds.append(Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when))
+    return tuple(thresholds)

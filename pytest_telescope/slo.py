@@ -1,0 +1,84 @@
+"""Service-level objectives: thresholds on metrics, and the verdicts they give."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from . import units
+from .samples import Sample
+
+_OPERATORS = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric op limit``, with the limit already in the metric's own unit.
+
+    ``clouds`` and ``when`` narrow where the threshold applies: to some
+    clouds, and to cases whose parameters have the given values.
+    """
+
+    metric: str
+    op: str
+    limit: float
+    unit: str
+    clouds: tuple[str, ...] = ()
+    when: dict = field(default_factory=dict)
+
+    def applies_to(self, cloud: str, params: dict) -> bool:
+        if self.clouds and cloud not in self.clouds:
+            return False
+        return all(params.get(key) == value for key, value in self.when.items())
+
+    def holds(self, sample: Sample) -> bool:
+        return _OPERATORS[self.op](units.convert(sample.value, sample.unit, self.unit), self.limit)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {_number(self.limit)} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One threshold judged against one sample (or against no sample at all)."""
+
+    threshold: Threshold
+    sample: Sample | None
+
+    @property
+    def passed(self) -> bool:
+        return self.sample is not None and self.threshold.holds(self.sample)
+
+    def __str__(self) -> str:
+        t = self.threshold
+        if self.sample is None:
+            return f"{t.metric} was not measured, expected {t.op} {_number(t.limit)} {t.unit}"
+        labels = "".join(f" {k}={v}" for k, v in sorted(self.sample.labels.items()))
+        return (
+            f"{t.metric}{labels} = {_number(self.sample.value)} {self.sample.unit}, "
+            f"expected {t.op} {_number(t.limit)} {t.unit}"
+        )
+
+
+class SLOViolation(AssertionError):
+    """A test measured what it should, and the numbers missed their objectives."""
+
+    def __init__(self, failed: list[Verdict]):
+        self.failed = failed
+        lines = [f"{len(failed)} SLO violation{'s' if len(failed) > 1 else ''}:"]
+        lines += [f"  {verdict}" for verdict in failed]
+        super().__init__("\n".join(lines))
+
+
+def evaluate(thresholds: Iterable[Threshold], samples: list[Sample]) -> list[Verdict]:
+    """Judge every sample of each threshold's metric; a metric with no sample fails."""
+    verdicts = []
+    for threshold in thresholds:
+        matching = [s for s in samples if s.metric == threshold.metric]
+        verdicts += [Verdict(threshold, s) for s in matching] or [Verdict(threshold, None)]
+    return verdicts
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"

@@ -1,0 +1,118 @@
+"""Targets: hosts or pods that run a command, and where their metrics come from.
+
+A benchmark is written once against ``Target`` and ``Endpoint``; which
+cloud it runs on is only the ``target`` fixture's parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import ToolError
+from ..process import Completed
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What to provision: a cloud and the scenario's settings for it.
+
+    Scenarios with equal specs share one target in a run.
+    """
+
+    cloud: str
+    settings: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, cloud: str, settings: dict) -> "TargetSpec":
+        return cls(cloud, tuple(sorted(settings.items())))
+
+    @property
+    def key(self) -> str:
+        """A short name, stable across processes, for files and locks."""
+        if not self.settings:
+            return self.cloud
+        digest = hashlib.sha256(json.dumps(self.settings).encode()).hexdigest()[:8]
+        return f"{self.cloud}-{digest}"
+
+    def __str__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.settings)
+        return f"{self.cloud} ({settings})" if settings else self.cloud
+
+
+class Background(ABC):
+    """A command started on an endpoint that runs while the benchmark does."""
+
+    argv: list[str]
+
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    @abstractmethod
+    def output(self) -> str: ...
+
+
+class Endpoint(ABC):
+    """One host or pod of a target, in a role such as ``server`` or ``client``."""
+
+    role: str
+    address: str
+    scratch_dir: str
+
+    @abstractmethod
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, check: bool = True) -> Completed:
+        """Run ``argv`` (an argument list, never a shell string) to completion."""
+
+    @abstractmethod
+    def start(self, argv: Sequence[str]) -> contextlib.AbstractContextManager[Background]:
+        """Run ``argv`` in the background for the duration of a ``with`` block."""
+
+    @abstractmethod
+    def free_port(self) -> int:
+        """A TCP port a server may listen on at this endpoint's address."""
+
+    def listening_ports(self) -> set[int]:
+        """TCP ports something listens on, as this endpoint sees them."""
+        tables = self.run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], check=False).stdout
+        listening = set()
+        for line in tables.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":  # 0A is TCP_LISTEN
+                listening.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return listening
+
+    def wait_listening(self, server: Background, port: int, timeout: float = 10.0) -> None:
+        """Wait until ``server`` listens on ``port``; fail with its output if it died."""
+        deadline = time.monotonic() + timeout
+        while port not in self.listening_ports():
+            if not server.running():
+                raise ToolError(server.argv, "exited before it listened", server.output())
+            if time.monotonic() > deadline:
+                raise ToolError(server.argv, f"not listening on port {port} after {timeout:g} s", server.output())
+            time.sleep(0.02)
+
+
+class Target(ABC):
+    """What a benchmark runs on: named endpoints, and metadata for the results."""
+
+    cloud: str
+
+    @abstractmethod
+    def endpoint(self, role: str) -> Endpoint: ...
+
+    def endpoints(self, *roles: str) -> tuple[Endpoint, ...]:
+        return tuple(self.endpoint(role) for role in roles)
+
+    @abstractmethod
+    def validate(self) -> None:
+        """Raise ``ProvisionError`` unless the target is healthy enough to measure."""
+
+    @property
+    @abstractmethod
+    def metadata(self) -> dict:
+        """What explains the results (mode, shaping, kernel...). Never a secret."""

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: provision the local target, run every local benchmark, publish, destroy.
+# Extra arguments go to pytest (for example -k iperf3, -n 2, -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+exec .venv/bin/python -m pytest benchmarks/ -m local "$@"

@@ -1,0 +1,154 @@
+"""The plugin end to end on the real local target: Terraform, iperf3, fio, reports."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+from junitparser import xunit2
+
+REPO = Path(__file__).resolve().parents[1]
+
+SUITE = '''
+import pytest
+from pytest_telescope.tools import fio, iperf3
+
+
+@pytest.mark.scenario("iperf3.yaml")
+def test_iperf3(target, case, record_samples):
+    server, client = target.endpoints("server", "client")
+    port = server.free_port()
+    with server.start(iperf3.server_command(port, bind=server.address)) as process:
+        server.wait_listening(process, port)
+        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60, check=False)
+    record_samples(iperf3.parse(result.stdout, result.argv))
+
+
+@pytest.mark.scenario("fio.yaml")
+def test_fio(target, case, record_samples):
+    (host,) = target.endpoints("client")
+    result = host.run(fio.command(host.scratch_dir + "/fio.dat", **case.params), timeout=120)
+    record_samples(fio.parse(result.stdout, result.argv))
+'''
+
+IPERF3 = """
+benchmark: iperf3
+params: {duration: 1}
+include:
+  - {id: tcp, protocol: tcp}
+slo:
+  throughput_received: {min: %s, unit: Mbit/s}
+"""
+
+FIO = """
+benchmark: fio
+params: {size: 16M, runtime: 1, rw: randread}
+slo:
+  read_iops: {min: 10}
+"""
+
+
+@pytest.fixture
+def suite(pytester):
+    """A small benchmark suite in a fresh directory, using this repo's Terraform modules."""
+    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.path.joinpath("fio.yaml").write_text(FIO)
+    pytester.path.joinpath("iperf3.yaml").write_text(IPERF3 % 1)
+    return pytester
+
+
+def run_dir(pytester) -> Path:
+    (directory,) = (pytester.path / "results").iterdir()
+    return directory
+
+
+def read_rows(pytester) -> list[dict]:
+    return [json.loads(line) for line in (run_dir(pytester) / "results.jsonl").read_text().splitlines()]
+
+
+def leftovers(pytester) -> list[str]:
+    """Namespaces of the run's targets that still exist, and files left in the state dir."""
+    existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    ours = {e["namespace"] for row in read_rows(pytester) for e in row["target"]["endpoints"].values()}
+    state = pytester.path / ".telescope"
+    return sorted(ours & set(existing)) + [str(p) for p in state.rglob("*")] if state.exists() else sorted(ours & set(existing))
+
+
+def test_local_run_writes_rows_and_junit(suite):
+    result = suite.runpytest("-m", "local")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
+    rows = read_rows(suite)
+    schema = json.loads((REPO / "pytest_telescope/schema/result-row.schema.json").read_text())
+    for row in rows:
+        jsonschema.validate(row, schema)
+    assert {row["benchmark"] for row in rows} == {"iperf3", "fio"}
+    assert {row["run_id"] for row in rows} == {run_dir(suite).name}
+    received = next(row for row in rows if row["metric"] == "throughput_received")
+    assert received["value"] > 1 and received["unit"] == "Mbit/s"
+    assert received["slo"] == {"verdict": "pass", "thresholds": ["throughput_received >= 1 Mbit/s"]}
+    assert received["target"]["cloud"] == "local"
+    suite_xml = next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))
+    cases = {case.name: case for case in suite_xml}
+    assert set(cases) == {"test_iperf3[local-tcp]", "test_fio[local-default]"}
+    assert all(case.is_passed for case in cases.values())
+    assert any(p.name == "throughput_received" for p in cases["test_iperf3[local-tcp]"].properties())
+    assert leftovers(suite) == []
+
+
+def test_slo_out_of_reach_fails_with_numbers_and_keeps_samples(suite):
+    suite.path.joinpath("iperf3.yaml").write_text(IPERF3 % 10**9)
+
+    result = suite.runpytest("-m", "local", "-k", "iperf3")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*1 SLO violation:*", "*throughput_received = * Mbit/s, expected >= 1e+09 Mbit/s*"])
+    assert "Traceback" not in result.stdout.str()
+    rows = read_rows(suite)
+    assert rows and {row["outcome"] for row in rows} == {"failed"}
+    assert next(r for r in rows if r["metric"] == "throughput_received")["slo"]["verdict"] == "fail"
+    (case,) = next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))
+    assert "expected >= 1e+09 Mbit/s" in case.result[0].message
+    assert leftovers(suite) == []
+
+
+def test_k_selects_only_matching_cases(suite):
+    result = suite.runpytest("-m", "local", "-k", "fio")
+
+    result.assert_outcomes(passed=1, deselected=7)
+    assert {row["benchmark"] for row in read_rows(suite)} == {"fio"}
+
+
+def test_cloud_targets_skip_with_a_reason_until_provisioned(suite):
+    result = suite.runpytest("-m", "aks", "-rs")
+
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*the aks target is not available yet*"])
+
+
+def test_each_cloud_is_a_marked_parameter(suite):
+    result = suite.runpytest("--collect-only", "-q", "-m", "eks")
+
+    result.stdout.fnmatch_lines(["*test_iperf3[[]eks-tcp[]]", "*test_fio[[]eks-default[]]", "*2/8 tests collected*"])
+
+
+def test_under_xdist_all_samples_reach_one_jsonl_and_the_target_is_applied_once(suite, tmp_path, monkeypatch):
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    calls = tmp_path / "terraform-calls"
+    real = subprocess.run(["which", "terraform"], capture_output=True, text=True).stdout.strip()
+    (shim / "terraform").write_text(f'#!/bin/sh\necho "$1" >> {calls}\nexec {real} "$@"\n')
+    (shim / "terraform").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    result = suite.runpytest_subprocess("-m", "local", "-n", "2")
+
+    result.assert_outcomes(passed=2)
+    rows = read_rows(suite)
+    assert {row["benchmark"] for row in rows} == {"iperf3", "fio"}
+    assert calls.read_text().split().count("apply") == 1
+    assert calls.read_text().split().count("destroy") == 1
+    assert leftovers(suite) == []
