@@ -10,11 +10,12 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import junitparser
 from junitparser import xunit2
 
-_PHASE_RESULT = {"setup": junitparser.Error, "teardown": junitparser.Error, "call": junitparser.Failure}
+# A failing test is a Failure; a failure around it (setup, teardown, a crashed worker) an Error.
 
 
 @dataclass
@@ -44,16 +45,22 @@ class JunitReport:
         elif report.failed:
             text = report.longreprtext
             message = "; ".join(line.strip() for line in text.strip().splitlines()[:20] if line.strip())
-            result = _PHASE_RESULT[report.when](message=message[:2000], type_=_error_type(report))
+            kind = junitparser.Failure if report.when == "call" else junitparser.Error
+            result = kind(message=message[:2000], type_=_error_type(report))
             result.text = text
             test.result = result
+
+    def add_interrupted(self, nodeid: str, samples: list[dict]) -> None:
+        test = self._tests.setdefault(nodeid, _Test(nodeid))
+        test.samples += samples
+        test.result = junitparser.Error(message="interrupted while running", type_="KeyboardInterrupt")
 
     def mark_not_run(self, nodeids: list[str], reason: str) -> None:
         for nodeid in nodeids:
             if nodeid not in self._tests:
                 self._tests[nodeid] = _Test(nodeid, result=junitparser.Skipped(reason))
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, scrub: Callable[[str], str]) -> None:
         suite = xunit2.TestSuite("pytest-telescope")
         suite.timestamp = self.started
         suite.hostname = socket.gethostname()
@@ -65,6 +72,7 @@ class JunitReport:
         document.add_testsuite(suite)
         path.parent.mkdir(parents=True, exist_ok=True)
         document.write(str(path), pretty=True)
+        path.write_text(scrub(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def _testcase(test: _Test) -> xunit2.TestCase:

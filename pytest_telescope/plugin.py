@@ -7,7 +7,9 @@ junit, summary.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import time
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from .errors import TelescopeError
 from .jsonl import JsonlWriter
 from .junit import JunitReport
 from .progress import Progress
-from .provision import TargetPool
+from .provision import TargetPool, parse_duration
+from .redact import Redactor
 from .results import Recorder, rows, utc_now
 from .slo import SLOViolation
 from .summary import table
@@ -30,6 +33,7 @@ OPTIONS = {
     "run-id": ("", "id of this run (default: UTC time and a random suffix); reuse one to append"),
     "state-dir": (".telescope", "private directory for Terraform state of the targets"),
     "terraform-dir": ("terraform", "directory holding one Terraform module per cloud"),
+    "deletion-delay": ("2h", "after this long, `telescope cleanup` may destroy a target its run left behind"),
 }
 
 _TELESCOPE = pytest.StashKey["Telescope"]()
@@ -75,24 +79,47 @@ class Telescope:
         self.is_worker = worker is not None
         self.run_id = (worker or {}).get("telescope_run_id") or setting(config, "run-id") or _new_run_id()
         self.started = utc_now()
-        self.progress = Progress(config)
+        self.redactor = Redactor()
+        self.redactor.add_environment(os.environ)
+        self.progress = Progress.for_pytest(config, self.redactor)
         self.results_dir = path_setting(config, "results-dir") / self.run_id
-        state_root = path_setting(config, "state-dir")
-        self.pool = TargetPool(state_root, self.run_id, path_setting(config, "terraform-dir"), self.progress)
+        self.pool = TargetPool(
+            path_setting(config, "state-dir"),
+            self.run_id,
+            path_setting(config, "terraform-dir"),
+            self.progress,
+            self.redactor,
+            deletion_delay=parse_duration(setting(config, "deletion-delay")),
+        )
         self.rows: list[dict] = []
         self.ran_benchmarks = False
+        self.collected: list[str] = []
+        self.running: pytest.Item | None = None
         self.junit = JunitReport(self.run_id, self.started)
         self._writer: JsonlWriter | None = None
+        self._previous_sigterm = None if self.is_worker else signal.signal(signal.SIGTERM, _interrupt)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     @property
     def writer(self) -> JsonlWriter:
         if self._writer is None:
-            self._writer = JsonlWriter(self.results_dir / "results.jsonl")
+            self._writer = JsonlWriter(self.results_dir / "results.jsonl", self.redactor.scrub)
         return self._writer
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
         node.workerinput["telescope_run_id"] = self.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        if not self.collected:
+            self.collected = list(ids)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = [item.nodeid for item in session.items]
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         return f"telescope: run {self.run_id}, results in {_shown(self.results_dir)}"
@@ -115,11 +142,21 @@ class Telescope:
             metafunc.parametrize("case", [pytest.param(case, id=case.id) for case in suite.cases])
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        self.running = item
+        result = yield
+        self.running = None
+        return result
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        spec = _param(item, "target")
-        if not isinstance(spec, TargetSpec) or "target" not in getattr(item, "funcargs", {}):
+        target = getattr(item, "funcargs", {}).get("target")
+        if not isinstance(target, Target):
             return (yield)
-        with self.pool.exclusive(spec):
+        recorder = item.stash.get(_RECORDER, None)
+        if recorder is not None:
+            recorder.target = target.metadata
+        with self.pool.exclusive(_param(item, "target")):
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
@@ -134,36 +171,61 @@ class Telescope:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         report = yield
         if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, SLOViolation)):
-            report.longrepr = str(call.excinfo.value)
+            report.longrepr = self.redactor.scrub(str(call.excinfo.value))
             report.telescope_error = type(call.excinfo.value).__name__
         report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
-        recorder = item.stash.get(_RECORDER, None)
-        if recorder is not None and call.when == "call":
-            target = item.funcargs.get("target")
-            if isinstance(target, Target):
-                recorder.target = target.metadata
-            report.telescope = recorder.to_report()
+        if call.when == "call":
+            report.telescope = self._take_samples(item)
         return report
+
+    def _take_samples(self, item: pytest.Item) -> dict | None:
+        """The item's samples, once: a test interrupted later is not reported twice."""
+        recorder = item.stash.get(_RECORDER, None)
+        if recorder is None:
+            return None
+        del item.stash[_RECORDER]
+        return recorder.to_report()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
         self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
         data = getattr(report, "telescope", None)
-        written = rows(self.run_id, report.nodeid, report.outcome, data) if data else []
+        self._publish_rows(report.nodeid, report.outcome, data)
+        self.junit.add(report, data["samples"] if data else [])
+
+    def _publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
+        written = rows(self.run_id, nodeid, outcome, data) if data else []
         if written:
             self.writer.write(written)
             self.rows += written
-        self.junit.add(report, data["samples"] if data else [])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.is_worker:
-            return
+        try:
+            self._publish_interrupted()
+        finally:
+            if not self.is_worker:
+                self._finish_run(session)
+
+    def _publish_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM during a test: pytest makes no report, so write what it measured."""
+        item = self.running
+        data = self._take_samples(item) if item is not None else None
+        if data:
+            self.ran_benchmarks = True
+            self._publish_rows(item.nodeid, "interrupted", data)
+            if not self.is_worker:
+                self.junit.add_interrupted(item.nodeid, data["samples"])
+        if self.is_worker and self._writer is not None:
+            self._writer.close()
+
+    def _finish_run(self, session: pytest.Session) -> None:
         errors = self.pool.destroy_all()
         if self.ran_benchmarks:
             with self.progress.phase("publish", _shown(self.results_dir)):
-                self.junit.write(self.results_dir / "junit.xml")
+                self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
+                self.junit.write(self.results_dir / "junit.xml", self.redactor.scrub)
                 if self._writer is not None:
                     self._writer.close()
         for error in errors:
@@ -175,8 +237,13 @@ class Telescope:
         if self.is_worker or not self.rows:
             return
         terminalreporter.section(f"telescope: {len(self.rows)} samples, run {self.run_id}")
-        for line in table(self.rows, str(self.writer.path)):
+        for line in table(self.rows, _shown(self.writer.path)):
             terminalreporter.write_line(line)
+
+
+def _interrupt(signum, frame):
+    """SIGTERM ends the run like Ctrl-C does: targets are destroyed and results written."""
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
 def _shown(path: Path) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import selectors
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,6 +27,18 @@ class Completed:
         return "\n".join(part for part in (self.stderr.strip(), self.stdout.strip()) if part)
 
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> None:
+    """In a child before exec: the kernel kills it if we die, even by SIGKILL.
+
+    So a crashed xdist worker leaves no tool process behind.
+    """
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def require(binary: str, hint: str = "") -> str:
     """The path of ``binary`` on PATH, or a ``ToolError`` saying how to get it."""
     path = shutil.which(binary)
@@ -41,6 +55,7 @@ def run(
     echo: Callable[[str], None] | None = None,
     heartbeat: Callable[[float], None] | None = None,
     heartbeat_every: float = 30.0,
+    die_with_us: bool = True,
     **popen_kwargs,
 ) -> Completed:
     """Run ``argv`` to completion, capturing stdout and stderr.
@@ -49,13 +64,20 @@ def run(
     ``heartbeat`` is called with the elapsed seconds whenever the command
     has run ``heartbeat_every`` seconds without a word from us, so a long
     silent step never looks hung. On timeout or Ctrl-C the process we
-    started is killed before the error propagates.
+    started is killed before the error propagates; with ``die_with_us`` it
+    is killed even if we are (Terraform is not: a half-done apply must
+    finish and save its state).
     """
     argv = list(argv)
     require(argv[0], "install it first (the README's setup command does)")
     started = time.monotonic()
     process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **popen_kwargs
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent if die_with_us else None,
+        **popen_kwargs,
     )
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     pending = {"stdout": b"", "stderr": b""}
@@ -86,7 +108,8 @@ def run(
             returncode = process.wait()
     finally:
         if process.poll() is None:
-            process.kill()
+            if die_with_us:
+                process.kill()
             process.wait()
         process.stdout.close()
         process.stderr.close()

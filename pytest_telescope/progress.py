@@ -1,34 +1,48 @@
-"""Say what each phase is doing and how long it took, in pytest's terminal."""
+"""Say what each phase is doing and how long it took, in pytest's terminal style."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from typing import Callable
 
 import pytest
 
+from .redact import Redactor
+
 
 class Progress:
-    """Phase lines for the terminal: ``[telescope] provision local: done in 0.8s``.
+    """Phase lines: ``[telescope] provision local: done in 0.8s``.
 
-    With ``-v`` or ``-s`` the live output of Terraform and the tools
-    streams through ``echo``. On an xdist worker there is no terminal;
-    the controller reports what matters.
+    With ``verbose`` (pytest's ``-v`` or ``-s``) the live output of Terraform
+    and the tools streams through ``echo``. Every line is scrubbed of secrets.
     """
 
-    def __init__(self, config: pytest.Config):
-        self._plugins = config.pluginmanager
-        self.verbose = config.get_verbosity() > 0 or config.getoption("capture") == "no"
+    def __init__(self, write_line: Callable[[str], None], redactor: Redactor, verbose: bool = False):
+        self._write_line = write_line
+        self._redactor = redactor
+        self.verbose = verbose
+
+    @classmethod
+    def for_pytest(cls, config: pytest.Config, redactor: Redactor) -> "Progress":
+        """Lines in pytest's terminal, around its capturing. An xdist worker has no terminal."""
+        plugins = config.pluginmanager
+
+        def write_line(text: str) -> None:
+            terminal = plugins.get_plugin("terminalreporter")
+            if terminal is None:
+                return
+            capture = plugins.get_plugin("capturemanager")
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                if terminal._tw.width_of_current_line:
+                    terminal.write("\n")
+                terminal.write_line(text)
+
+        verbose = config.get_verbosity() > 0 or config.getoption("capture") == "no"
+        return cls(write_line, redactor, verbose)
 
     def say(self, text: str) -> None:
-        terminal = self._plugins.get_plugin("terminalreporter")
-        if terminal is None:
-            return
-        capture = self._plugins.get_plugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            if terminal._tw.width_of_current_line:
-                terminal.write("\n")
-            terminal.write_line(f"[telescope] {text}")
+        self._write_line(self._redactor.scrub(f"[telescope] {text}"))
 
     def echo(self, line: str) -> None:
         if self.verbose:
@@ -46,5 +60,5 @@ class Progress:
             raise
         self.say(f"{name} {what}: done in {time.monotonic() - started:.1f}s")
 
-    def heartbeat(self, name: str, what: str):
+    def heartbeat(self, name: str, what: str) -> Callable[[float], None]:
         return lambda elapsed: self.say(f"{name} {what}: still running ({elapsed:.0f}s)")

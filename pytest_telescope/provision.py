@@ -16,8 +16,11 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -27,9 +30,11 @@ from pytest_terraform import tf
 from . import process
 from .errors import ProvisionError, TelescopeError
 from .progress import Progress
+from .redact import Redactor
 from .targets import Target, TargetSpec, local
 
 PROVIDERS = {"local": local}
+OWNER_FILE = "owner.json"
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 
 
@@ -44,7 +49,7 @@ class TerraformRunner(tf.TerraformRunner):
     """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
 
     def __init__(self, module_dir: Path, work_dir: Path, variables: dict, progress: Progress, what: str):
-        super().__init__(str(work_dir), module_dir=str(module_dir), tf_bin=terraform_binary())
+        super().__init__(str(work_dir.resolve()), module_dir=str(module_dir.resolve()), tf_bin=terraform_binary())
         self.variables = variables
         self.progress = progress
         self.what = what
@@ -66,6 +71,7 @@ class TerraformRunner(tf.TerraformRunner):
             check=False,
             echo=None if output else self.progress.echo,
             heartbeat=self.progress.heartbeat(step, self.what),
+            die_with_us=False,
         )
         if completed.returncode != 0:
             raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)
@@ -91,11 +97,22 @@ class TargetPool:
     state can hold credentials.
     """
 
-    def __init__(self, state_root: Path, run_id: str, terraform_dir: Path, progress: Progress):
+    def __init__(
+        self,
+        state_root: Path,
+        run_id: str,
+        terraform_dir: Path,
+        progress: Progress,
+        redactor: Redactor,
+        deletion_delay: timedelta,
+    ):
+        self.state_root = state_root
         self.run_dir = state_root / run_id
         self.run_id = run_id
         self.terraform_dir = terraform_dir
         self.progress = progress
+        self.redactor = redactor
+        self.deletion_delay = deletion_delay
         self._targets: dict[TargetSpec, Target] = {}
 
     def get(self, spec: TargetSpec) -> Target:
@@ -113,8 +130,9 @@ class TargetPool:
 
     def _load_or_provision(self, spec: TargetSpec) -> Target:
         provider = PROVIDERS[spec.cloud]
+        self._claim_run_dir()
         directory = self.run_dir / spec.key
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, exist_ok=True)
         with _locked(directory / "lock"):
             if (directory / "failed").exists():
                 raise ProvisionError((directory / "failed").read_text())
@@ -124,8 +142,29 @@ class TargetPool:
                 except TelescopeError as error:
                     (directory / "failed").write_text(str(error))
                     raise
-            outputs = _outputs(directory)
+            outputs = self._outputs(directory)
         return provider.connect(outputs, self.progress.echo)
+
+    def _claim_run_dir(self) -> None:
+        """Create the run's private directory and record who owns it, for the janitor."""
+        for directory in (self.state_root, self.run_dir):
+            directory.mkdir(mode=0o700, exist_ok=True)
+        owner = self.run_dir / OWNER_FILE
+        with _locked(self.run_dir / "lock"):
+            if not owner.exists():
+                now = datetime.now(timezone.utc)
+                record = {
+                    "pid": os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid(),
+                    "host": socket.gethostname(),
+                    "created": now.isoformat(),
+                    "deletion_due_time": (now + self.deletion_delay).isoformat(),
+                }
+                owner.write_text(json.dumps(record))
+
+    def _outputs(self, directory: Path) -> dict:
+        state = tf.TerraformState.from_file(str(directory / "terraform.tfstate"))
+        self.redactor.add_sensitive_outputs(state.outputs)
+        return {name: output["value"] for name, output in state.outputs.items()}
 
     def _provision(self, spec: TargetSpec, provider, directory: Path) -> None:
         module_dir = self.terraform_dir / provider.MODULE
@@ -144,22 +183,27 @@ class TargetPool:
             except subprocess.CalledProcessError as error:
                 raise ProvisionError(_failure(error, str(module_dir))) from None
         with self.progress.phase("validate", str(spec)):
-            provider.connect(_outputs(directory), self.progress.echo).validate()
+            target = provider.connect(self._outputs(directory), self.progress.echo)
+            target.validate()
+        self.progress.say(f"{spec}: {target.describe()}")
         (directory / "ready").touch()
 
     def destroy_all(self) -> list[str]:
         """Destroy every target of this run; returns the errors, destroying the rest regardless."""
-        errors = []
-        if not self.run_dir.is_dir():
-            return errors
-        for directory in sorted(p for p in self.run_dir.iterdir() if p.is_dir()):
-            try:
-                destroy(directory, self.progress)
-            except TelescopeError as error:
-                errors.append(str(error))
-        with contextlib.suppress(OSError):
-            self.run_dir.rmdir()
-        return errors
+        return destroy_run(self.run_dir, self.progress) if self.run_dir.is_dir() else []
+
+
+def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
+    """Destroy every target recorded in ``run_dir``; returns the errors, destroying the rest regardless."""
+    errors = []
+    for directory in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+        try:
+            destroy(directory, progress)
+        except TelescopeError as error:
+            errors.append(str(error))
+    if not errors:
+        shutil.rmtree(run_dir)
+    return errors
 
 
 def destroy(directory: Path, progress: Progress) -> None:
@@ -178,9 +222,13 @@ def destroy(directory: Path, progress: Progress) -> None:
     shutil.rmtree(directory)
 
 
-def _outputs(directory: Path) -> dict:
-    state = tf.TerraformState.from_file(str(directory / "terraform.tfstate"))
-    return {name: output["value"] for name, output in state.outputs.items()}
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``2h``, ``1d``, ``30s`` (as Terraform and Telescope write a deletion delay)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if match is None:
+        raise ProvisionError(f"telescope_deletion_delay: {text!r} is not a duration like 90m, 2h or 1d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: float(match[1])})
 
 
 @contextlib.contextmanager

@@ -112,6 +112,10 @@ class Target(ABC):
     def validate(self) -> None:
         """Raise ``ProvisionError`` unless the target is healthy enough to measure."""
 
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for the terminal: what was provisioned."""
+
     @property
     @abstractmethod
     def metadata(self) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..errors import ProvisionError, ToolError
-from ..process import Completed, require, run
+from ..process import Completed, die_with_parent, require, run
 from . import Background, Endpoint, Target
 
 MODULE = "local"
@@ -82,7 +82,13 @@ class LocalEndpoint(Endpoint):
     @contextlib.contextmanager
     def start(self, argv: Sequence[str]) -> Iterator[LocalProcess]:
         with tempfile.TemporaryFile() as log:
-            popen = subprocess.Popen(self._in_namespace(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            popen = subprocess.Popen(
+                self._in_namespace(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
             try:
                 yield LocalProcess(list(argv), popen, log)
             finally:
@@ -122,6 +128,16 @@ class LocalTarget(Target):
                     raise ProvisionError(f"local target: {role} interface {self._interfaces[role]} is {state}, not UP")
             if not Path(endpoint.scratch_dir).is_dir():
                 raise ProvisionError(f"local target: scratch directory {endpoint.scratch_dir} is missing")
+
+    def describe(self) -> str:
+        if self.mode == "loopback":
+            return "loopback mode (namespaces need root): both endpoints are 127.0.0.1"
+        endpoints = ", ".join(f"{role} {e.address} in {e.namespace}" for role, e in self._endpoints.items())
+        notes = [f"rate {self.status['shaping']['rate_mbit']} Mbit/s"] if self.status.get("shaping", {}).get("applied") else []
+        impairment = self.status.get("impairment", {})
+        if impairment.get("reason"):
+            notes.append(f"delay/loss not applied: {impairment['reason']}")
+        return "; ".join([endpoints, *notes])
 
     @property
     def metadata(self) -> dict:

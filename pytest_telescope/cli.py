@@ -1,0 +1,32 @@
+"""The ``telescope`` command: work on runs outside of pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import janitor
+from .progress import Progress
+from .redact import Redactor
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="telescope", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    cleanup = commands.add_parser("cleanup", help="destroy targets that crashed runs left behind")
+    cleanup.add_argument("--state-dir", type=Path, default=Path(".telescope"), help="the runs' state directory (default: .telescope)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
+    cleanup.add_argument("--all", action="store_true", help="also destroy targets whose deletion_due_time has not come yet")
+
+    args = parser.parse_args(argv)
+    progress = Progress(print, Redactor(), verbose=False)
+    if args.command == "cleanup":
+        errors = janitor.cleanup(args.state_dir, progress, dry_run=args.dry_run, ignore_due_time=args.all)
+        return 1 if errors else 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

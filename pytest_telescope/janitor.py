@@ -1,0 +1,84 @@
+"""Find targets that crashed runs left behind, and destroy them.
+
+Every run records in its state directory who owns it (pid, host) and when
+its targets may be destroyed (``deletion_due_time``). A run whose owner is
+still running is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .progress import Progress
+from .provision import OWNER_FILE, destroy_run
+
+
+@dataclass(frozen=True)
+class Leftover:
+    run_dir: Path
+    targets: tuple[str, ...]
+    owner_alive: bool
+    due: bool
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+
+def find(state_root: Path, now: datetime | None = None) -> list[Leftover]:
+    now = now or datetime.now(timezone.utc)
+    found = []
+    if not state_root.is_dir():
+        return found
+    for run_dir in sorted(p for p in state_root.iterdir() if p.is_dir()):
+        owner = _owner(run_dir)
+        due_time = owner.get("deletion_due_time")
+        found.append(
+            Leftover(
+                run_dir=run_dir,
+                targets=tuple(sorted(p.name for p in run_dir.iterdir() if p.is_dir())),
+                owner_alive=_alive(owner),
+                due=due_time is None or datetime.fromisoformat(due_time) <= now,
+            )
+        )
+    return found
+
+
+def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_time: bool) -> int:
+    """Destroy the leftovers whose run is over and whose time is due; returns the number of errors."""
+    errors = 0
+    for leftover in find(state_root):
+        if leftover.owner_alive:
+            progress.say(f"{leftover.run_id}: run still in progress, left alone")
+        elif not (leftover.due or ignore_due_time):
+            progress.say(f"{leftover.run_id}: not due yet, left alone ({', '.join(leftover.targets)}); --all to destroy now")
+        elif dry_run:
+            progress.say(f"{leftover.run_id}: would destroy {', '.join(leftover.targets) or 'nothing (empty)'}")
+        else:
+            failures = destroy_run(leftover.run_dir, progress)
+            for failure in failures:
+                progress.say(f"{leftover.run_id}: destroy failed: {failure}")
+            errors += len(failures)
+    return errors
+
+
+def _owner(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(owner: dict) -> bool:
+    if owner.get("host") != socket.gethostname() or "pid" not in owner:
+        return False
+    try:
+        cmdline = Path(f"/proc/{owner['pid']}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"pytest" in cmdline or b"python" in cmdline

@@ -1,0 +1,191 @@
+"""Fault injection on real runs of the local target: whatever happens, nothing is left.
+
+Each test starts pytest on a small suite in a subprocess, waits until a
+benchmark is half-way (the suite writes a marker file), does something
+bad to the run, and then checks the machine: no namespace or veth of the
+run, no tool process, no state, and the samples measured before the fault
+are in the JSONL.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SUITE = '''
+import json, os
+import pytest
+from pytest_telescope.tools import iperf3
+
+
+def iperf3_run(target, duration):
+    server, client = target.endpoints("server", "client")
+    port = server.free_port()
+    with server.start(iperf3.server_command(port, bind=server.address)) as process:
+        server.wait_listening(process, port)
+        if duration > 1:
+            namespaces = [e["namespace"] for e in target.metadata["endpoints"].values()]
+            marker = {"pid": os.getpid(), "port": port, "namespaces": namespaces}
+            open("halfway.json", "w").write(json.dumps(marker))
+        result = client.run(iperf3.command(server.address, port, duration=duration), timeout=120, check=False)
+    return iperf3.parse(result.stdout, result.argv)
+
+
+@pytest.mark.scenario("iperf3.yaml")
+def test_long(target, case, record_samples):
+    record_samples(iperf3_run(target, 1))
+    record_samples(iperf3_run(target, 60))
+
+
+@pytest.mark.scenario("iperf3.yaml")
+def test_after(target, case, record_samples):
+    record_samples(iperf3_run(target, 1))
+'''
+
+SCENARIO = "benchmark: iperf3\nclouds: [local]\n"
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Start pytest on the suite; yields the process and the suite's directory."""
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    (tmp_path / "iperf3.yaml").write_text(SCENARIO)
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\n")
+    processes = []
+
+    def start(*args, env=None):
+        command = [sys.executable, "-m", "pytest", "-p", "no:terraform", "-p", "no:cacheprovider", *args]
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start, tmp_path
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_halfway(directory: Path, process: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 60
+    while not (directory / "halfway.json").exists():
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "the benchmark never got half-way"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return json.loads((directory / "halfway.json").read_text())
+
+
+def finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=120)
+    return output
+
+
+def leftovers(directory: Path, marker: dict) -> list[str]:
+    found = []
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    found += [f"namespace {ns}" for ns in marker["namespaces"] if ns in namespaces]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    name = marker["namespaces"][0].split("-")[1]
+    found += [f"link {line.split(':')[1].strip()}" for line in links.splitlines() if f"ts{name}" in line]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"iperf3") and str(marker["port"]).encode() in argv:
+            found.append(f"process {cmdline.parent.name}: {b' '.join(argv).decode()}")
+    state = directory / ".telescope"
+    found += [f"state {p.relative_to(directory)}" for p in state.rglob("*")] if state.exists() else []
+    return found
+
+
+def rows(directory: Path) -> list[dict]:
+    (run_dir,) = (directory / "results").iterdir()
+    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+
+
+def junit(directory: Path) -> str:
+    (run_dir,) = (directory / "results").iterdir()
+    return (run_dir / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_mid_benchmark_destroys_the_target_and_keeps_the_samples(run, signum):
+    start, directory = run
+    process = start("-m", "local")
+    marker = wait_halfway(directory, process)
+
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # as a terminal's Ctrl-C does: the whole foreground group
+    else:
+        process.send_signal(signum)  # as `kill` does: pytest alone
+    output = finish(process)
+
+    assert "destroy local: done" in output, output
+    assert leftovers(directory, marker) == []
+    measured = rows(directory)
+    assert measured and {row["outcome"] for row in measured} == {"interrupted"}
+    assert {row["metric"] for row in measured} >= {"throughput_received"}
+    report = junit(directory)
+    assert 'name="test_long[local-default]"' in report and "interrupted while running" in report
+    assert 'name="test_after[local-default]"' in report and "not run: the session ended" in report
+
+
+def test_a_killed_xdist_worker_leaves_nothing_and_the_run_goes_on(run):
+    start, directory = run
+    process = start("-m", "local", "-n", "2", "--max-worker-restart", "1")
+    marker = wait_halfway(directory, process)
+
+    os.kill(marker["pid"], signal.SIGKILL)
+    output = finish(process)
+
+    assert "crashed" in output, output
+    assert "destroy local: done" in output, output
+    assert leftovers(directory, marker) == []
+    assert {row["test"].split("::")[1] for row in rows(directory)} == {"test_after[local-default]"}
+
+
+def test_a_failed_apply_leaves_nothing_and_says_where_it_failed(run):
+    start, directory = run
+    process = start("-m", "local", env={"TELESCOPE_LOCAL_FAIL_AT": "veth"})
+    output = finish(process)
+
+    assert process.returncode == 1
+    assert "failed at step 'veth'" in output, output
+    assert "2 errors" in output, output
+    name = re.search(r"create of target '([a-z0-9]+)'", output)[1]
+    marker = {"namespaces": [f"telescope-{name}-server", f"telescope-{name}-client"], "port": 0}
+    assert leftovers(directory, marker) == []
+
+
+def test_a_killed_run_is_cleaned_up_by_the_janitor(run):
+    start, directory = run
+    process = start("-m", "local")
+    marker = wait_halfway(directory, process)
+
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert any(line.startswith("namespace") for line in leftovers(directory, marker))
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest_telescope.cli", "cleanup", "--dry-run"], cwd=directory, capture_output=True, text=True
+    )
+    assert "not due yet" in listed.stdout, listed.stdout + listed.stderr
+    cleaned = subprocess.run(
+        [sys.executable, "-m", "pytest_telescope.cli", "cleanup", "--all"], cwd=directory, capture_output=True, text=True
+    )
+
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert "destroy local: done" in cleaned.stdout
+    assert leftovers(directory, marker) == []
