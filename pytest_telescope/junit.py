@@ -44,7 +44,9 @@ class JunitReport:
             test.result = junitparser.Skipped(reason.removeprefix("Skipped: "))
         elif report.failed:
             text = report.longreprtext
-            message = "; ".join(line.strip() for line in text.strip().splitlines()[:20] if line.strip())
+            crash = getattr(report.longrepr, "reprcrash", None)
+            lines = crash.message.splitlines() if crash is not None else text.strip().splitlines()
+            message = "; ".join(line.strip() for line in lines if line.strip())
             kind = junitparser.Failure if report.when == "call" else junitparser.Error
             result = kind(message=message[:2000], type_=_error_type(report))
             result.text = text
@@ -76,11 +78,13 @@ class JunitReport:
 
 
 def _testcase(test: _Test) -> xunit2.TestCase:
-    module, _, name = test.nodeid.partition("::")
+    path, bracket, parameters = test.nodeid.partition("[")  # a parameter id may contain "::"
+    module, _, name = path.partition("::")
     classname = module.removesuffix(".py").replace("/", ".")
     if "::" in name:
         prefix, name = name.rsplit("::", 1)
         classname += "." + prefix.replace("::", ".")
+    name += bracket + parameters
     case = xunit2.TestCase(name, classname, round(test.duration, 3))
     if test.result is not None:
         case.result = [test.result]

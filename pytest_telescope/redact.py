@@ -7,8 +7,10 @@ through ``Redactor.scrub``.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Mapping
+from xml.sax.saxutils import escape
 
 REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(
@@ -25,8 +27,10 @@ class Redactor:
     def add(self, value) -> None:
         """Treat ``value`` (and, for text, each of its lines) as a secret from now on."""
         for text in _strings(value):
-            if len(text.strip()) >= MIN_LENGTH:
-                self._secrets.add(text.strip())
+            text = text.strip()
+            if len(text) >= MIN_LENGTH:
+                # Also as it reads once written into JSON or XML, where scrubbing happens.
+                self._secrets.update({text, json.dumps(text)[1:-1], escape(text, {'"': "&quot;"})})
                 self._pattern = None
 
     def add_environment(self, environ: Mapping[str, str]) -> None:

@@ -32,10 +32,11 @@ class Recorder:
     def __call__(self, samples: Sample | Iterable[Sample]) -> None:
         """Record one sample or many; each is stamped with the time it was recorded."""
         stamp = utc_now()
-        for sample in [samples] if isinstance(samples, Sample) else samples:
+        batch = [samples] if isinstance(samples, Sample) else list(samples) if isinstance(samples, Iterable) else [samples]
+        for sample in batch:
             if not isinstance(sample, Sample):
-                raise TypeError(f"record_samples takes Sample objects, not {type(sample).__name__}")
-            self.samples.append((stamp, sample))
+                raise TypeError(f"record_samples takes a Sample or Samples, not {type(sample).__name__}")
+        self.samples += [(stamp, sample) for sample in batch]
 
     def expect(self, metric: str, *, min: float | None = None, max: float | None = None, unit: str) -> None:
         """Add a threshold from the test itself, next to the scenario's."""

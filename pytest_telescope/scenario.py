@@ -40,9 +40,12 @@ class Scenario:
     target: dict
     cases: tuple[Case, ...]
     thresholds: tuple[Threshold, ...]
+    defaults: dict
 
     def thresholds_for(self, cloud: str, params: dict) -> list[Threshold]:
-        return [t for t in self.thresholds if t.applies_to(cloud, params)]
+        """The thresholds for a case; ``when`` sees parameters left at the tool's default too."""
+        effective = {**self.defaults, **params}
+        return [t for t in self.thresholds if t.applies_to(cloud, effective)]
 
     def target_settings(self, cloud: str) -> dict:
         return self.target.get(cloud, {})
@@ -67,6 +70,7 @@ def load(path: Path) -> Scenario:
         target=document.get("target", {}),
         cases=cases,
         thresholds=thresholds,
+        defaults=defaults,
     )
 
 
@@ -115,6 +119,8 @@ def _check_params(path: Path, key: str, params: dict, defaults: dict) -> None:
         number = isinstance(default, (int, float)) and not isinstance(default, bool)
         if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ScenarioError(path, f"{key}.{name}", f"must be a number, not {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and not value.is_integer():
+            raise ScenarioError(path, f"{key}.{name}", f"must be a whole number, not {value!r}")
         if isinstance(default, str) and not isinstance(value, str):
             raise ScenarioError(path, f"{key}.{name}", f"must be a string, not {value!r}")
 
@@ -125,21 +131,26 @@ def _cases(path: Path, document: dict, defaults: dict) -> tuple[Case, ...]:
     matrix = document.get("matrix", {})
     for name, values in matrix.items():
         for value in values:
-            _check_params(path, f"matrix.{name}", {name: value}, defaults)
+            _check_params(path, "matrix", {name: value}, defaults)
     combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] if matrix else []
-    cases = [Case(_case_id(combo), {**base, **combo}) for combo in combos]
+    cases = {}  # id -> (case, the key that made it)
+    for combo in combos:
+        _add_case(path, cases, Case(_case_id(combo), {**base, **combo}), "matrix")
     for index, extra in enumerate(document.get("include", [])):
         params = {k: v for k, v in extra.items() if k != "id"}
         _check_params(path, f"include.{index}", params, defaults)
-        cases.append(Case(extra.get("id") or _case_id(params), {**base, **params}))
+        key = f"include.{index}.id" if "id" in extra else f"include.{index}"
+        _add_case(path, cases, Case(extra.get("id") or _case_id(params), {**base, **params}), key)
     if not cases:
-        cases.append(Case("default", dict(base)))
-    seen: dict[str, int] = {}
-    for index, case in enumerate(cases):
-        if case.id in seen:
-            raise ScenarioError(path, "matrix", f"two cases have the id {case.id!r}; give one an 'id' in include")
-        seen[case.id] = index
-    return tuple(cases)
+        return (Case("default", dict(base)),)
+    return tuple(case for case, _ in cases.values())
+
+
+def _add_case(path: Path, cases: dict, case: Case, key: str) -> None:
+    if case.id in cases:
+        earlier = cases[case.id][1]
+        raise ScenarioError(path, key, f"two cases have the id {case.id!r} (the other is from {earlier}); give one an 'id'")
+    cases[case.id] = (case, key)
 
 
 def _case_id(params: dict) -> str:
@@ -151,7 +162,7 @@ def _case_id(params: dict) -> str:
         elif isinstance(value, str):
             parts.append(value)
         else:
-            parts.append(f"{name}{value:g}")
+            parts.append(f"{name}{value}")
     return "-".join(parts) or "default"
 
 

@@ -48,12 +48,19 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return self.sample is not None and self.threshold.holds(self.sample)
+        return self.sample is not None and not self.incomparable and self.threshold.holds(self.sample)
+
+    @property
+    def incomparable(self) -> bool:
+        """The sample's unit does not measure what the threshold's does."""
+        return self.sample is not None and not units.comparable(self.sample.unit, self.threshold.unit)
 
     def __str__(self) -> str:
         t = self.threshold
         if self.sample is None:
             return f"{t.metric} was not measured, expected {t.op} {_number(t.limit)} {t.unit}"
+        if self.incomparable:
+            return f"{t.metric} is measured in {self.sample.unit}, which cannot be compared with {t.unit}"
         labels = "".join(f" {k}={v}" for k, v in sorted(self.sample.labels.items()))
         return (
             f"{t.metric}{labels} = {_number(self.sample.value)} {self.sample.unit}, "

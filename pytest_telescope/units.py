@@ -22,3 +22,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         if from_unit in family and to_unit in family:
             return value * family[from_unit] / family[to_unit]
     raise ValueError(f"cannot convert {from_unit!r} to {to_unit!r}")
+
+
+def comparable(unit: str, other: str) -> bool:
+    return unit == other or any(unit in family and other in family for family in _FAMILIES)
