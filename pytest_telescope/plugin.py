@@ -65,7 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for cloud in scenarios.CLOUDS:
         config.addinivalue_line("markers", f"{cloud}: runs on the {cloud} target (select with -m {cloud})")
     config.addinivalue_line("markers", "scenario(path): the YAML file, beside the test, holding its cases and SLOs")
-    telescope = Telescope(config)
+    try:
+        telescope = Telescope(config)
+    except TelescopeError as error:
+        raise pytest.UsageError(str(error)) from None
     config.stash[_TELESCOPE] = telescope
     config.pluginmanager.register(telescope, "telescope-run")
 
@@ -238,7 +241,7 @@ class Telescope:
             return
         terminalreporter.section(f"telescope: {len(self.rows)} samples, run {self.run_id}")
         for line in table(self.rows, _shown(self.writer.path)):
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(self.redactor.scrub(line))
 
 
 def _interrupt(signum, frame):

@@ -106,6 +106,8 @@ def _check_schema(path: Path, document: dict) -> None:
         unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         known = ", ".join(error.schema.get("properties", {}))
         raise ScenarioError(path, ".".join(filter(None, [key, unknown[0]])), f"unknown key (known here: {known})")
+    if key.startswith("slo.") and error.validator in ("oneOf", "anyOf"):
+        raise ScenarioError(path, key, "a threshold needs min and/or max (and may have unit, clouds, when)")
     raise ScenarioError(path, key, error.message)
 
 

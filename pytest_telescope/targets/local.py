@@ -135,7 +135,7 @@ class LocalTarget(Target):
         endpoints = ", ".join(f"{role} {e.address} in {e.namespace}" for role, e in self._endpoints.items())
         notes = [f"rate {self.status['shaping']['rate_mbit']} Mbit/s"] if self.status.get("shaping", {}).get("applied") else []
         impairment = self.status.get("impairment", {})
-        if impairment.get("reason"):
+        if impairment.get("requested") and not impairment.get("applied"):
             notes.append(f"delay/loss not applied: {impairment['reason']}")
         return "; ".join([endpoints, *notes])
 
