@@ -1,0 +1,138 @@
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+data "google_compute_zones" "available" {
+  region = var.region
+}
+
+locals {
+  default_zones = [sort(data.google_compute_zones.available.names)[0]]
+
+  # The system pool is one more node pool, first in the list.
+  system_pool = {
+    name            = "system"
+    count           = var.system_pool.count
+    machine_size    = var.system_pool.machine_size
+    zones           = var.system_pool.zones
+    labels          = var.system_pool.labels
+    taints          = var.system_pool.critical_addons_only ? [{ key = "CriticalAddonsOnly", value = "true", effect = "NoSchedule" }] : []
+    os_disk_size_gb = var.system_pool.os_disk_size_gb
+    os_disk_type    = var.system_pool.os_disk_type
+  }
+  pools = {
+    for pool in concat([local.system_pool], var.node_pools) : pool.name => merge(pool, {
+      zones = length(pool.zones) > 0 ? pool.zones : local.default_zones
+    })
+  }
+
+  gke_taint_effects = {
+    NoSchedule       = "NO_SCHEDULE"
+    PreferNoSchedule = "PREFER_NO_SCHEDULE"
+    NoExecute        = "NO_EXECUTE"
+  }
+
+  kubeconfig_cluster = {
+    name     = google_container_cluster.this.name
+    endpoint = "https://${google_container_cluster.this.endpoint}"
+    ca_data  = google_container_cluster.this.master_auth[0].cluster_ca_certificate
+  }
+}
+
+# Network: a VPC with one subnetwork and secondary ranges for pods and
+# services (VPC-native cluster). Compute networks take no labels.
+
+resource "google_compute_network" "this" {
+  name                    = var.cluster_name
+  auto_create_subnetworks = false
+}
+
+resource "google_compute_subnetwork" "this" {
+  name          = var.cluster_name
+  region        = var.region
+  network       = google_compute_network.this.id
+  ip_cidr_range = "10.0.0.0/20"
+
+  secondary_ip_range {
+    range_name    = "pods"
+    ip_cidr_range = "10.4.0.0/14"
+  }
+
+  secondary_ip_range {
+    range_name    = "services"
+    ip_cidr_range = "10.8.0.0/20"
+  }
+}
+
+resource "google_container_cluster" "this" {
+  name                = var.cluster_name
+  location            = var.region
+  network             = google_compute_network.this.id
+  subnetwork          = google_compute_subnetwork.this.id
+  networking_mode     = "VPC_NATIVE"
+  datapath_provider   = var.network_dataplane == "advanced" ? "ADVANCED_DATAPATH" : "LEGACY_DATAPATH"
+  min_master_version  = var.kubernetes_version
+  deletion_protection = false
+  resource_labels     = local.labels
+
+  # Node pools are managed below; GKE needs a first pool to create the
+  # cluster, kept to one node in one zone and removed at once.
+  remove_default_node_pool = true
+  initial_node_count       = 1
+  node_locations           = local.default_zones
+
+  ip_allocation_policy {
+    cluster_secondary_range_name  = "pods"
+    services_secondary_range_name = "services"
+  }
+
+  release_channel {
+    channel = var.kubernetes_version == null ? "REGULAR" : "UNSPECIFIED"
+  }
+}
+
+resource "google_container_node_pool" "this" {
+  for_each = local.pools
+
+  name           = each.key
+  cluster        = google_container_cluster.this.id
+  location       = var.region
+  node_locations = each.value.zones
+  # GKE counts nodes per zone.
+  node_count = each.value.count / length(each.value.zones)
+
+  management {
+    auto_repair  = true
+    auto_upgrade = var.kubernetes_version == null
+  }
+
+  node_config {
+    machine_type    = each.value.machine_size
+    disk_size_gb    = each.value.os_disk_size_gb
+    disk_type       = each.value.os_disk_type
+    labels          = each.value.labels
+    resource_labels = local.labels
+    oauth_scopes    = ["https://www.googleapis.com/auth/cloud-platform"]
+
+    dynamic "taint" {
+      for_each = each.value.taints
+      content {
+        key    = taint.value.key
+        value  = taint.value.value
+        effect = local.gke_taint_effects[taint.value.effect]
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for zone in each.value.zones : startswith(zone, "${var.region}-")])
+      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be in region ${var.region}."
+    }
+    precondition {
+      condition     = each.value.count % length(each.value.zones) == 0
+      error_message = "Node pool ${each.key}: count ${each.value.count} must be a multiple of its ${length(each.value.zones)} zones (GKE puts the same number of nodes in each zone)."
+    }
+  }
+}

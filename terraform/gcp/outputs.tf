@@ -1,0 +1,36 @@
+output "cluster_name" {
+  description = "Name of the GKE cluster."
+  value       = google_container_cluster.this.name
+}
+
+output "region" {
+  description = "Google Cloud region of the cluster."
+  value       = var.region
+}
+
+output "project_id" {
+  description = "Google Cloud project of the cluster."
+  value       = var.project_id
+}
+
+output "kubernetes_version" {
+  description = "Kubernetes version the control plane runs."
+  value       = google_container_cluster.this.master_version
+}
+
+output "kubeconfig" {
+  description = "Kubeconfig (YAML) whose user runs gke-gcloud-auth-plugin --use_application_default_credentials (exec plugin, client.authentication.k8s.io/v1beta1): the plugin must be on PATH, with Application Default Credentials that can reach the project. The Python kubernetes client and kubectl run it themselves."
+  value       = local.kubeconfig
+  sensitive   = true
+}
+
+output "node_pools" {
+  description = "Every node pool, the system pool included: name => {count (total over its zones), labels, zones}. Nodes carry the GKE label cloud.google.com/gke-nodepool=<name>."
+  value = {
+    for name, pool in google_container_node_pool.this : name => {
+      count  = pool.node_count * length(pool.node_locations)
+      labels = local.pools[name].labels
+      zones  = local.pools[name].zones
+    }
+  }
+}
