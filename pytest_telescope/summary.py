@@ -7,8 +7,13 @@ from typing import Callable
 MAX_ROWS = 60
 
 
-def table(rows: list[dict], results_path: str) -> list[str]:
-    """Lines of a left-aligned table: test, metric, value, unit, SLO."""
+def table(rows: list[dict], results_path: str, total: int | None = None) -> list[str]:
+    """Lines of a left-aligned table: test, metric, value, unit, SLO.
+
+    ``rows`` may be only the first ``MAX_ROWS`` of a run's ``total`` rows: the table shows
+    no more, so a run need not keep every row until it ends.
+    """
+    total = len(rows) if total is None else total
     header = ("test", "metric", "value", "unit", "SLO")
     body = [
         (
@@ -24,8 +29,8 @@ def table(rows: list[dict], results_path: str) -> list[str]:
     align: list[Callable[[str, int], str]] = [str.ljust, str.ljust, str.rjust, str.ljust, str.ljust]
     lines = ["  ".join(align[i](cells[i], widths[i]) for i in range(len(cells))).rstrip() for cells in [header, *body]]
     lines.insert(1, "-" * len(lines[0]))
-    if len(rows) > MAX_ROWS:
-        lines.append(f"... {len(rows) - MAX_ROWS} more rows in {results_path}")
+    if total > MAX_ROWS:
+        lines.append(f"... {total - MAX_ROWS} more rows in {results_path}")
     return lines
 
 
