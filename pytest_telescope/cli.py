@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import janitor
+from . import compare, janitor
 from .progress import Progress
 from .redact import Redactor
 
@@ -19,11 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     cleanup.add_argument("--state-dir", type=Path, default=Path(".telescope"), help="the runs' state directory (default: .telescope)")
     cleanup.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
     cleanup.add_argument("--all", action="store_true", help="also destroy targets whose deletion_due_time has not come yet")
+    cleanup.add_argument("--run-id", help="only this run's targets, whatever their deletion_due_time")
+
+    compare.add_arguments(commands.add_parser("compare", help="compare run B with run A; exit 1 if B regressed", description=compare.__doc__))
 
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return compare.run(args)
     progress = Progress(print, Redactor(), verbose=False)
     if args.command == "cleanup":
-        errors = janitor.cleanup(args.state_dir, progress, dry_run=args.dry_run, ignore_due_time=args.all)
+        errors = janitor.cleanup(
+            args.state_dir, progress, dry_run=args.dry_run, ignore_due_time=args.all or bool(args.run_id), run_id=args.run_id
+        )
         return 1 if errors else 0
     return 2
 

@@ -49,10 +49,12 @@ def find(state_root: Path, now: datetime | None = None) -> list[Leftover]:
     return found
 
 
-def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_time: bool) -> int:
+def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_time: bool, run_id: str | None = None) -> int:
     """Destroy the leftovers whose run is over and whose time is due; returns the number of errors."""
     errors = 0
     for leftover in find(state_root):
+        if run_id and leftover.run_id != run_id:
+            continue
         if leftover.owner_alive:
             progress.say(f"{leftover.run_id}: run still in progress, left alone")
         elif not (leftover.due or ignore_due_time):

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from . import baseline, html, publish
 from . import scenario as scenarios
+from .baseline import BaselineRegression, Tolerance
+from .azure_devops import in_azure_devops, logissue
+from .compare import table as compare_table
 from .errors import TelescopeError
 from .jsonl import JsonlWriter
 from .junit import JunitReport
@@ -24,7 +28,7 @@ from .provision import TargetPool, parse_duration
 from .redact import Redactor
 from .results import Recorder, rows, utc_now
 from .slo import SLOViolation
-from .summary import table
+from .summary import MAX_ROWS, table
 from .targets import Target, TargetSpec
 
 # name: (default, help). Each is --telescope-<name> and the ini key telescope_<name>.
@@ -34,6 +38,12 @@ OPTIONS = {
     "state-dir": (".telescope", "private directory for Terraform state of the targets"),
     "terraform-dir": ("terraform", "directory holding one Terraform module per cloud"),
     "deletion-delay": ("2h", "after this long, `telescope cleanup` may destroy a target its run left behind"),
+    "repeat": ("1", "run each benchmark case N times; its SLOs and baseline check judge the median"),
+    "baseline": ("", "results.jsonl or a directory of earlier runs; a metric worse than there fails its test"),
+    "tolerance": ("5%", "how far a metric may move from the baseline: 5%, or 5%,read_clat_p99=20%"),
+    "html": ("", "where to write the HTML report (default: <results dir>/<run id>/report.html)"),
+    "publish": ("", "upload the run's files to azure-blob://<account>/<container>/<prefix> (empty: no upload)"),
+    "scenario": ("", "the scenario's name in published blob names (default: the run's benchmarks joined by +)"),
 }
 
 _TELESCOPE = pytest.StashKey["Telescope"]()
@@ -46,6 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         key = "telescope_" + name.replace("-", "_")
         group.addoption(f"--telescope-{name}", dest=key, default=None, help=f"{help_text} (ini: {key})")
         parser.addini(key, help_text, default=default)
+    group.addoption(
+        "--telescope-kubeconfig",
+        dest="telescope_kubeconfig",
+        nargs="?",
+        const="",
+        default=None,
+        help="a cluster of your own for the cluster tests; without a path, $KUBECONFIG",
+    )
 
 
 def setting(config: pytest.Config, name: str) -> str:
@@ -65,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for cloud in scenarios.CLOUDS:
         config.addinivalue_line("markers", f"{cloud}: runs on the {cloud} target (select with -m {cloud})")
     config.addinivalue_line("markers", "scenario(path): the YAML file, beside the test, holding its cases and SLOs")
+    config.addinivalue_line("markers", "cluster: needs a real Kubernetes cluster (--telescope-kubeconfig)")
     try:
         telescope = Telescope(config)
     except TelescopeError as error:
@@ -93,12 +112,21 @@ class Telescope:
             self.progress,
             self.redactor,
             deletion_delay=parse_duration(setting(config, "deletion-delay")),
+            owner_pid=(worker or {}).get("telescope_owner_pid", os.getpid()),
         )
-        self.rows: list[dict] = []
+        self.repeat, self.tolerance, self.baseline_rows = _results_settings(config, self.run_id)
+        self.baseline_by_test = baseline.by_test(self.baseline_rows)
+        html_setting = setting(config, "html")
+        self.html_path = path_setting(config, "html") if html_setting else self.results_dir / "report.html"
+        self.rows: list[dict] = []  # the first MAX_ROWS, for the terminal table
+        self.row_count = 0
+        self.published_rows: list[dict] = []
         self.ran_benchmarks = False
         self.collected: list[str] = []
         self.running: pytest.Item | None = None
         self.junit = JunitReport(self.run_id, self.started)
+        self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
+        self.in_azure_devops = in_azure_devops()
         self._writer: JsonlWriter | None = None
         self._previous_sigterm = None if self.is_worker else signal.signal(signal.SIGTERM, _interrupt)
 
@@ -115,6 +143,7 @@ class Telescope:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
         node.workerinput["telescope_run_id"] = self.run_id
+        node.workerinput["telescope_owner_pid"] = os.getpid()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
@@ -162,6 +191,18 @@ class Telescope:
         with self.pool.exclusive(_param(item, "target")):
             return (yield)
 
+    @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
+    def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
+        """Runs a benchmark's body ``--telescope-repeat`` times; its recorder numbers the repeats."""
+        recorder = pyfuncitem.stash.get(_RECORDER, None)
+        if recorder is None or self.repeat == 1:
+            return None
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        for index in range(self.repeat):
+            recorder.repeat = index
+            pyfuncitem.obj(**arguments)
+        return True
+
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
         result = yield
@@ -173,7 +214,7 @@ class Telescope:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         report = yield
-        if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, SLOViolation)):
+        if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, SLOViolation, BaselineRegression)):
             report.longrepr = self.redactor.scrub(str(call.excinfo.value))
             report.telescope_error = type(call.excinfo.value).__name__
         report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
@@ -193,15 +234,18 @@ class Telescope:
         if self.is_worker:
             return
         self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
-        data = getattr(report, "telescope", None)
+        data = report.__dict__.pop("telescope", None)  # pytest keeps every report: drop the samples once written
         self._publish_rows(report.nodeid, report.outcome, data)
+        if self.in_azure_devops and report.failed and getattr(report, "telescope_error", None) in _ISSUES:
+            self.progress.command(logissue("error", f"{report.nodeid}: {report.longrepr}", source=report.location[0]))
         self.junit.add(report, data["samples"] if data else [])
 
     def _publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
         written = rows(self.run_id, nodeid, outcome, data) if data else []
         if written:
             self.writer.write(written)
-            self.rows += written
+            self.rows += written[: MAX_ROWS - len(self.rows)]
+            self.row_count += len(written)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -231,17 +275,64 @@ class Telescope:
                 self.junit.write(self.results_dir / "junit.xml", self.redactor.scrub)
                 if self._writer is not None:
                     self._writer.close()
+                self._write_report()
         for error in errors:
             self.progress.say(f"destroy failed: {error}")
         if errors:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.publish_to is not None and self.ran_benchmarks:
+            try:
+                with self.progress.phase("upload", self.publish_to.url()):
+                    publish.upload_run(
+                        self.publish_to,
+                        self.results_dir,
+                        scenario=publish.scenario_name(setting(self.config, "scenario"), {r["benchmark"] for r in self.published_rows}),
+                        branch=publish.branch_name(os.environ, self.config.rootpath),
+                        run_id=self.run_id,
+                        environ=os.environ,
+                    )
+            except publish.PublishError as error:
+                self.progress.say(f"upload failed: {error}")
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_report(self) -> None:
+        """The HTML report of every row of this run id, read back from its results.jsonl."""
+        path = self.results_dir / "results.jsonl"
+        self.published_rows = baseline.read_rows(path) if path.exists() else []
+        against = self.baseline_rows if setting(self.config, "baseline") else None
+        report = html.render(self.published_rows, against, tolerance=self.tolerance)
+        self.html_path.parent.mkdir(parents=True, exist_ok=True)
+        self.html_path.write_text(self.redactor.scrub(report), encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or not self.rows:
             return
-        terminalreporter.section(f"telescope: {len(self.rows)} samples, run {self.run_id}")
-        for line in table(self.rows, _shown(self.writer.path)):
+        terminalreporter.section(f"telescope: {self.row_count} samples, run {self.run_id}")
+        for line in table(self.rows, _shown(self.writer.path), self.row_count):
             terminalreporter.write_line(self.redactor.scrub(line))
+        if self.baseline_rows:
+            comparisons = baseline.compare(self.published_rows, self.baseline_rows, self.tolerance)
+            terminalreporter.section(f"telescope: against the baseline {setting(self.config, 'baseline')}")
+            for line in compare_table(comparisons):
+                terminalreporter.write_line(self.redactor.scrub(line))
+        terminalreporter.write_line(f"report: {_shown(self.html_path)}")
+
+
+def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Tolerance, list[dict]]:
+    """--telescope-repeat, --telescope-tolerance and the rows of --telescope-baseline, checked."""
+    repeat = setting(config, "repeat")
+    if not repeat.isdigit() or int(repeat) < 1:
+        raise pytest.UsageError(f"--telescope-repeat must be a whole number >= 1, got {repeat!r}")
+    try:
+        tolerance = Tolerance.parse(setting(config, "tolerance"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--telescope-tolerance: {error}") from None
+    if not setting(config, "baseline"):
+        return int(repeat), tolerance, []
+    try:
+        return int(repeat), tolerance, baseline.load(path_setting(config, "baseline"), exclude_run=run_id)
+    except baseline.BaselineError as error:
+        raise pytest.UsageError(f"--telescope-baseline: {error}") from None
 
 
 def _interrupt(signum, frame):
@@ -254,6 +345,17 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+_ISSUES = ("SLOViolation", "BaselineRegression")
+
+
+def _publish_destination(url: str) -> publish.BlobDestination | None:
+    """Checked at the start, so that a typo fails before any target is provisioned."""
+    try:
+        return publish.BlobDestination.parse(url) if url else None
+    except publish.PublishError as error:
+        raise pytest.UsageError(f"--telescope-publish {error}") from None
 
 
 def _new_run_id() -> str:
@@ -281,6 +383,7 @@ def case(request: pytest.FixtureRequest) -> scenarios.Case:
 def record_samples(request: pytest.FixtureRequest) -> Recorder:
     """Record samples of this test; its SLOs are checked when the test returns."""
     item = request.node
+    telescope = request.config.stash[_TELESCOPE]
     spec, test_case = _param(item, "target"), _param(item, "case")
     marker = item.get_closest_marker("scenario")
     suite = scenarios.load(Path(item.path).parent / marker.args[0]) if marker else None
@@ -292,6 +395,9 @@ def record_samples(request: pytest.FixtureRequest) -> Recorder:
         case=test_case.id if test_case else "",
         params=params,
         thresholds=suite.thresholds_for(cloud, params) if suite else [],
+        nodeid=item.nodeid,
+        baseline_rows=telescope.baseline_by_test.get(item.nodeid, []),
+        tolerance=telescope.tolerance,
     )
     item.stash[_RECORDER] = recorder
     return recorder

@@ -44,6 +44,10 @@ class Progress:
     def say(self, text: str) -> None:
         self._write_line(self._redactor.scrub(f"[telescope] {text}"))
 
+    def command(self, line: str) -> None:
+        """A line the CI reads (an Azure DevOps logging command): at the start of a line, unprefixed."""
+        self._write_line(self._redactor.scrub(line))
+
     def echo(self, line: str) -> None:
         if self.verbose:
             self.say(f"  | {line}")

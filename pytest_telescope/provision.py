@@ -105,6 +105,7 @@ class TargetPool:
         progress: Progress,
         redactor: Redactor,
         deletion_delay: timedelta,
+        owner_pid: int,
     ):
         self.state_root = state_root
         self.run_dir = state_root / run_id
@@ -113,6 +114,7 @@ class TargetPool:
         self.progress = progress
         self.redactor = redactor
         self.deletion_delay = deletion_delay
+        self.owner_pid = owner_pid
         self._targets: dict[TargetSpec, Target] = {}
 
     def get(self, spec: TargetSpec) -> Target:
@@ -154,7 +156,7 @@ class TargetPool:
             if not owner.exists():
                 now = datetime.now(timezone.utc)
                 record = {
-                    "pid": os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid(),
+                    "pid": self.owner_pid,
                     "host": socket.gethostname(),
                     "created": now.isoformat(),
                     "deletion_due_time": (now + self.deletion_delay).isoformat(),

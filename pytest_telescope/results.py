@@ -8,10 +8,13 @@ to the controller, as plain data), and the controller turns them into rows.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
+from . import baseline
+from .baseline import BaselineRegression, Tolerance
 from .samples import Sample
 from .slo import SLOViolation, Threshold, Verdict, evaluate
+from .stats import median_samples
 
 SCHEMA_VERSION = 1
 
@@ -23,10 +26,25 @@ def utc_now() -> str:
 class Recorder:
     """Collects one test's samples and judges them against its thresholds."""
 
-    def __init__(self, *, cloud: str, benchmark: str, case: str, params: dict, thresholds: list[Threshold]):
+    def __init__(
+        self,
+        *,
+        cloud: str,
+        benchmark: str,
+        case: str,
+        params: dict,
+        thresholds: list[Threshold],
+        nodeid: str = "",
+        baseline_rows: Sequence[dict] = (),
+        tolerance: Tolerance = Tolerance(),
+    ):
         self.cloud, self.benchmark, self.case, self.params = cloud, benchmark, case, params
         self.thresholds = list(thresholds)
-        self.samples: list[tuple[str, Sample]] = []
+        self.nodeid = nodeid
+        self.baseline_rows = list(baseline_rows)
+        self.tolerance = tolerance
+        self.repeat = 0
+        self.samples: list[tuple[str, int, Sample]] = []
         self.target: dict = {}
 
     def __call__(self, samples: Sample | Iterable[Sample]) -> None:
@@ -36,7 +54,7 @@ class Recorder:
         for sample in batch:
             if not isinstance(sample, Sample):
                 raise TypeError(f"record_samples takes a Sample or Samples, not {type(sample).__name__}")
-        self.samples += [(stamp, sample) for sample in batch]
+        self.samples += [(stamp, self.repeat, sample) for sample in batch]
 
     def expect(self, metric: str, *, min: float | None = None, max: float | None = None, unit: str) -> None:
         """Add a threshold from the test itself, next to the scenario's."""
@@ -45,23 +63,32 @@ class Recorder:
                 self.thresholds.append(Threshold(metric, op, limit, unit))
 
     def verdicts(self) -> list[Verdict]:
-        return evaluate(self.thresholds, [sample for _, sample in self.samples])
+        """Thresholds judged on the median of each metric's repeats."""
+        return evaluate(self.thresholds, median_samples(sample for _, _, sample in self.samples))
 
     def check(self) -> None:
-        """Raise ``SLOViolation`` naming every threshold the samples missed."""
+        """Raise ``SLOViolation`` naming every threshold the medians missed, else
+        ``BaselineRegression`` naming every metric worse than the baseline."""
         failed = [verdict for verdict in self.verdicts() if not verdict.passed]
         if failed:
             raise SLOViolation(failed)
+        if self.baseline_rows:
+            current = rows("", self.nodeid, "", self.to_report())
+            comparisons = baseline.compare(current, self.baseline_rows, self.tolerance)
+            regressions = [c for c in comparisons if c.verdict == baseline.REGRESSION]
+            if regressions:
+                raise BaselineRegression(regressions)
 
     def to_report(self) -> dict:
         """Plain data for the test report: survives xdist's serialization."""
         verdicts = self.verdicts()
         samples = []
-        for stamp, sample in self.samples:
-            judged = [v for v in verdicts if v.sample is sample]
+        for stamp, repeat, sample in self.samples:
+            judged = [v for v in verdicts if v.sample is not None and _same_series(v.sample, sample)]
             samples.append(
                 {
                     "timestamp": stamp,
+                    "repeat": repeat,
                     "metric": sample.metric,
                     "value": sample.value,
                     "unit": sample.unit,
@@ -100,6 +127,7 @@ def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
         {
             **common,
             "timestamp": sample["timestamp"],
+            "repeat": sample["repeat"],
             "metric": sample["metric"],
             "value": sample["value"],
             "unit": sample["unit"],
@@ -108,3 +136,7 @@ def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
         }
         for sample in data["samples"]
     ]
+
+
+def _same_series(one: Sample, other: Sample) -> bool:
+    return one.metric == other.metric and one.labels == other.labels

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh Debian or Ubuntu machine: system packages,
 # then a virtualenv in .venv with the plugin installed. Safe to run again.
+# `setup.sh test` also installs what only the test suite needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose=${1:-run}
 
-packages=(iperf3 fio iproute2)
+packages=(iperf3 fio iproute2 prometheus prometheus-node-exporter)
+[ "$purpose" = test ] && packages+=(ethtool chromium fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
@@ -27,9 +30,17 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$python" -m venv .venv
 fi
-if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-    echo "setup: installing pytest-telescope and its dependencies into .venv"
+extras=""
+[ "$purpose" = test ] && extras="[test]"
+stamp=".venv/.installed-$purpose"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: installing pytest-telescope$extras and its dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e .
-    touch .venv/.installed
+    .venv/bin/python -m pip install -q -e ".$extras"
+    touch "$stamp"
+fi
+
+if [ "$purpose" = test ] && command -v npm >/dev/null && [ ! -x .venv/azurite/node_modules/.bin/azurite-blob ]; then
+    echo "setup: installing Azurite (the Azure Storage emulator) for the publish tests"
+    npm install --prefix .venv/azurite --no-audit --no-fund --silent azurite@3.37.0
 fi

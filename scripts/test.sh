@@ -2,5 +2,5 @@
 # The plugin's own test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 exec .venv/bin/python -m pytest tests/ "$@"

@@ -152,3 +152,74 @@ def test_under_xdist_all_samples_reach_one_jsonl_and_the_target_is_applied_once(
     assert calls.read_text().split().count("apply") == 1
     assert calls.read_text().split().count("destroy") == 1
     assert leftovers(suite) == []
+
+
+SHAPED = """
+benchmark: iperf3
+clouds: [local]
+target:
+  local: {rate_mbit: %d}
+params: {duration: 1}
+include:
+  - {id: tcp, protocol: tcp}
+"""
+
+UDP = """
+benchmark: iperf3
+clouds: [local]
+params: {duration: 1}
+include:
+  - {id: udp-10M, protocol: udp, bandwidth: 10M}
+"""
+
+TWO_LINKS = '''
+import pytest
+from pytest_telescope.tools import iperf3
+
+
+def measure(target, case, record_samples):
+    server, client = target.endpoints("server", "client")
+    port = server.free_port()
+    with server.start(iperf3.server_command(port, bind=server.address)) as process:
+        server.wait_listening(process, port)
+        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60, check=False)
+    record_samples(iperf3.parse(result.stdout, result.argv))
+
+
+@pytest.mark.scenario("shaped.yaml")
+def test_shaped(target, case, record_samples):
+    measure(target, case, record_samples)
+
+
+@pytest.mark.scenario("udp.yaml")
+def test_udp(target, case, record_samples):
+    measure(target, case, record_samples)
+'''
+
+
+def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(pytester):
+    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makepyfile(test_two_links=TWO_LINKS)
+    pytester.path.joinpath("udp.yaml").write_text(UDP)
+    pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 200)
+    # Round trips and jitter over loopback swing more than any useful tolerance; throughput does not.
+    options = ["-m", "local", "--telescope-repeat=3", "--telescope-tolerance=5%,rtt_mean=1000%,jitter=1000%"]
+    pytester.runpytest_subprocess(*options, "--telescope-run-id=before").assert_outcomes(passed=2)
+
+    pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 50)
+    result = pytester.runpytest_subprocess(*options, "--telescope-run-id=after", "--telescope-baseline=results")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_shaped[[]local-tcp[]] _*",
+            "? regressions against the baseline:",
+            "  throughput_sent = * Mbit/s (median of 3), baseline * Mbit/s (median of 3): -*%, higher is better, tolerance 5%",
+            "  throughput_received = * Mbit/s (median of 3), baseline * Mbit/s (median of 3): -7*%, higher is better, tolerance 5%",
+        ]
+    )
+    result.stdout.fnmatch_lines(["FAILED test_two_links.py::test_shaped[[]local-tcp[]]*"])
+    rows = [json.loads(line) for line in (pytester.path / "results" / "after" / "results.jsonl").read_text().splitlines()]
+    assert sorted({row["repeat"] for row in rows}) == [0, 1, 2]
+    report = (pytester.path / "results" / "after" / "report.html").read_text()
+    assert "regression -7" in report

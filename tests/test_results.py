@@ -45,7 +45,7 @@ def test_records_one_sample():
     sample = Sample("throughput_received", 940.5, "Mbit/s")
     rec(sample)
     assert len(rec.samples) == 1
-    stamp, recorded = rec.samples[0]
+    stamp, repeat, recorded = rec.samples[0]
     assert recorded is sample
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
 
@@ -55,7 +55,7 @@ def test_records_many_samples_from_any_iterable():
     first = [Sample("throughput_sent", 950, "Mbit/s"), Sample("throughput_received", 940, "Mbit/s")]
     rec(first)
     rec(sample for sample in [Sample("retransmits", 3, "count")])
-    assert [sample.metric for _, sample in rec.samples] == ["throughput_sent", "throughput_received", "retransmits"]
+    assert [sample.metric for _, _, sample in rec.samples] == ["throughput_sent", "throughput_received", "retransmits"]
 
 
 @pytest.mark.parametrize(

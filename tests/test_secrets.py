@@ -73,8 +73,8 @@ def test_canaries_stay_out_of_every_output(tmp_path):
     assert "[REDACTED]" in output  # the failing tool's output was there, scrubbed
     (run_dir,) = (tmp_path / "results").iterdir()
     written = {path.name: path.read_text() for path in run_dir.iterdir()}
-    assert set(written) == {"results.jsonl", "junit.xml"}
-    assert "[REDACTED]" in written["results.jsonl"] and "[REDACTED]" in written["junit.xml"]
+    assert set(written) == {"results.jsonl", "junit.xml", "report.html"}
+    assert all("[REDACTED]" in written[name] for name in ("results.jsonl", "junit.xml", "report.html"))
     for name, canary in canaries.items():
         assert canary not in output, f"{name} reached the terminal"
         for file, text in written.items():
