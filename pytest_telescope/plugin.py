@@ -24,6 +24,7 @@ from .errors import TelescopeError
 from .jsonl import JsonlWriter
 from .junit import JunitReport
 from .progress import Progress
+from .prometheus import Measurements
 from .provision import TargetPool, parse_duration
 from .redact import Redactor
 from .results import Recorder, rows, utc_now
@@ -42,12 +43,14 @@ OPTIONS = {
     "baseline": ("", "results.jsonl or a directory of earlier runs; a metric worse than there fails its test"),
     "tolerance": ("5%", "how far a metric may move from the baseline: 5%, or 5%,read_clat_p99=20%"),
     "html": ("", "where to write the HTML report (default: <results dir>/<run id>/report.html)"),
+    "prometheus": ("local", "where measurements come from: local (start Prometheus here), off, or a Prometheus URL"),
     "publish": ("", "upload the run's files to azure-blob://<account>/<container>/<prefix> (empty: no upload)"),
     "scenario": ("", "the scenario's name in published blob names (default: the run's benchmarks joined by +)"),
 }
 
 _TELESCOPE = pytest.StashKey["Telescope"]()
 _RECORDER = pytest.StashKey[Recorder]()
+_MEASUREMENTS = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -125,6 +128,7 @@ class Telescope:
         self.collected: list[str] = []
         self.running: pytest.Item | None = None
         self.junit = JunitReport(self.run_id, self.started)
+        self.measurements = Measurements(setting(config, "prometheus"), self.progress.say)
         self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
         self.in_azure_devops = in_azure_devops()
         self._writer: JsonlWriter | None = None
@@ -205,8 +209,20 @@ class Telescope:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
-        result = yield
         recorder = pyfuncitem.stash.get(_RECORDER, None)
+        target = pyfuncitem.funcargs.get("target")
+        measurements = pyfuncitem.stash.get(_MEASUREMENTS, ())
+        watched = bool(measurements) and isinstance(target, Target) and self.measurements.available(target)
+        start = time.time()
+        try:
+            result = yield
+        finally:
+            if watched and recorder is not None:
+                # Also when the test failed: the window explains a failure best.
+                samples, problems = self.measurements.window(measurements, start, time.time())
+                recorder(samples)
+                if problems:
+                    pyfuncitem.add_report_section("call", "telescope measurements", "\n".join(problems))
         if recorder is not None:
             recorder.check()
         return result
@@ -252,6 +268,7 @@ class Telescope:
         try:
             self._publish_interrupted()
         finally:
+            self.measurements.stop()  # an exporter inside a namespace would keep it alive
             if not self.is_worker:
                 self._finish_run(session)
 
@@ -400,4 +417,5 @@ def record_samples(request: pytest.FixtureRequest) -> Recorder:
         tolerance=telescope.tolerance,
     )
     item.stash[_RECORDER] = recorder
+    item.stash[_MEASUREMENTS] = suite.measurements if suite else ()
     return recorder

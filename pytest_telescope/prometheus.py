@@ -668,3 +668,55 @@ def parse_sysctl(output: str) -> dict:
         if separator:
             settings[key.strip()] = " ".join(value.split())
     return {"sysctl": settings}
+
+
+class Measurements:
+    """Prometheus for one pytest process: where it comes from, started on first use, stopped at the end.
+
+    ``source`` is ``local`` (start Debian's Prometheus and node-exporter here),
+    ``off``, or the URL of a Prometheus that already scrapes the target. If
+    the local pair cannot start, ``say`` is told once and benchmarks run on
+    without measurements.
+    """
+
+    def __init__(self, source: str, say):
+        self.source = source
+        self._say = say
+        self._local: LocalPrometheus | None = None
+        self._client = None
+        self._attached: set[int] = set()
+
+    def available(self, target) -> bool:
+        if self.source == "off":
+            return False
+        if self._client is None:
+            self._connect()
+        if self._local is not None and id(target) not in self._attached:
+            self._local.attach(target.metrics_sources())
+            self._attached.add(id(target))
+        return self._client is not None
+
+    def window(self, measurements: Sequence[Measurement], start: float, end: float) -> tuple[list[Sample], list[str]]:
+        step = self._local.scrape_interval if self._local else 1.0
+        rate_interval = self._local.rate_interval if self._local else 2 * step
+        wait_for_scrape(self._client, end, timeout=5 * step)
+        return measure(self._client, measurements, start, end, step, rate_interval=rate_interval)
+
+    def stop(self) -> None:
+        if self._local is not None:
+            self._local.stop()
+
+    def _connect(self) -> None:
+        from prometheus_api_client import PrometheusConnect
+
+        url = self.source
+        if self.source == "local":
+            try:
+                self._local = LocalPrometheus().start()
+            except ToolError as error:
+                self.source = "off"
+                self._say(f"measurements off: {str(error).splitlines()[0]}")
+                return
+            url = self._local.url
+            self._say(f"prometheus {url}: first scrape after {self._local.startup_seconds:.1f}s")
+        self._client = PrometheusConnect(url=url, disable_ssl=True)

@@ -19,6 +19,7 @@ import yaml
 
 from . import tools, units
 from .errors import ScenarioError
+from .prometheus import GOLDEN_SIGNALS, Measurement
 from .slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke")
@@ -41,6 +42,7 @@ class Scenario:
     cases: tuple[Case, ...]
     thresholds: tuple[Threshold, ...]
     defaults: dict
+    measurements: tuple[Measurement, ...] = ()
 
     def thresholds_for(self, cloud: str, params: dict) -> list[Threshold]:
         """The thresholds for a case; ``when`` sees parameters left at the tool's default too."""
@@ -62,7 +64,9 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(path, "benchmark", str(error)) from None
     defaults = tools.case_parameters(tool)
     cases = _cases(path, document, defaults)
-    thresholds = _thresholds(path, document.get("slo", {}), tool.METRICS, defaults)
+    measurements = _measurements(document)
+    metrics = {**tool.METRICS, **{m.name: m.unit for m in measurements}}
+    thresholds = _thresholds(path, document.get("slo", {}), metrics, defaults)
     return Scenario(
         path=path,
         benchmark=document["benchmark"],
@@ -71,7 +75,17 @@ def load(path: Path) -> Scenario:
         cases=cases,
         thresholds=thresholds,
         defaults=defaults,
+        measurements=measurements,
     )
+
+
+def _measurements(document: dict) -> tuple[Measurement, ...]:
+    """The scenario's own PromQL measurements, then the golden signals unless switched off."""
+    own = tuple(
+        Measurement(name, spec["query"], spec.get("stat", "avg"), spec.get("unit", ""))
+        for name, spec in document.get("measurements", {}).items()
+    )
+    return own + (GOLDEN_SIGNALS if document.get("golden_signals", True) else ())
 
 
 def _read_yaml(path: Path) -> dict:

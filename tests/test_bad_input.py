@@ -85,7 +85,7 @@ CORPUS = [
 
 @pytest.mark.parametrize("scenario, body, args, expected", [pytest.param(*case[1:], id=case[0]) for case in CORPUS])
 def test_bad_input_gives_one_clear_line(pytester, scenario, body, args, expected):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_suite=IPERF3_TEST if body is None else RUN_TEST % body)
     pytester.path.joinpath("iperf3.yaml").write_text(scenario)
 

@@ -53,7 +53,7 @@ slo:
 @pytest.fixture
 def suite(pytester):
     """A small benchmark suite in a fresh directory, using this repo's Terraform modules."""
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_suite=SUITE)
     pytester.path.joinpath("fio.yaml").write_text(FIO)
     pytester.path.joinpath("iperf3.yaml").write_text(IPERF3 % 1)
@@ -78,7 +78,11 @@ def leftovers(pytester) -> list[str]:
 
 
 def test_local_run_writes_rows_and_junit(suite):
-    result = suite.runpytest("-m", "local")
+    # Long enough windows for rate() over 1 s scrapes: golden signals need two scrapes inside the test.
+    suite.path.joinpath("iperf3.yaml").write_text((IPERF3 % 1).replace("duration: 1", "duration: 4"))
+    suite.path.joinpath("fio.yaml").write_text(FIO.replace("runtime: 1", "runtime: 4"))
+
+    result = suite.runpytest("-m", "local", "--telescope-prometheus", "local")
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
@@ -92,6 +96,10 @@ def test_local_run_writes_rows_and_junit(suite):
     assert received["value"] > 1 and received["unit"] == "Mbit/s"
     assert received["slo"] == {"verdict": "pass", "thresholds": ["throughput_received >= 1 Mbit/s"]}
     assert received["target"]["cloud"] == "local"
+    assert received["target"]["fingerprint"]["cpus"] >= 1
+    golden = {(row["benchmark"], row["metric"], row["labels"]["role"]): row["value"] for row in rows if "role" in row["labels"]}
+    assert golden[("fio", "disk_io_utilization", "host")] > 0, sorted(golden)
+    assert golden[("iperf3", "network_receive_throughput", "server")] > 1, sorted(golden)
     suite_xml = next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))
     cases = {case.name: case for case in suite_xml}
     assert set(cases) == {"test_iperf3[local-tcp]", "test_fio[local-default]"}
@@ -198,7 +206,7 @@ def test_udp(target, case, record_samples):
 
 
 def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(pytester):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_two_links=TWO_LINKS)
     pytester.path.joinpath("udp.yaml").write_text(UDP)
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 200)

@@ -377,7 +377,7 @@ def test_the_run_is_uploaded_when_it_ends_and_its_slo_failure_is_an_issue(pytest
         "%0A  throughput_received = 95.4 Mbit/s, expected >= 100 Mbit/s"
     )
     assert issue in result.stdout.lines
-    local = {"jsonl": "results.jsonl", "junit.xml": "junit.xml"}
+    local = {"html": "report.html", "jsonl": "results.jsonl", "junit.xml": "junit.xml"}
     assert sorted(container.list_blob_names()) == [f"nightly/test_speed/main/77.{ext}" for ext in sorted(local)]
     for extension, name in local.items():
         blob = container.download_blob(f"nightly/test_speed/main/77.{extension}").readall()

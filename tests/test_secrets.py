@@ -61,7 +61,7 @@ def test_canaries_stay_out_of_every_output(tmp_path):
     (module / "main.tf").write_text(WRAPPER % (REPO / "terraform" / "local"))
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "iperf3.yaml").write_text("benchmark: iperf3\nclouds: [local]\n")
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {tmp_path / 'modules'}\n")
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {tmp_path / 'modules'}\ntelescope_prometheus = off\n")
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:terraform", "-p", "no:cacheprovider", "-v", "-s", "-m", "local"],

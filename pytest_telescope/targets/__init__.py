@@ -112,6 +112,10 @@ class Target(ABC):
     def validate(self) -> None:
         """Raise ``ProvisionError`` unless the target is healthy enough to measure."""
 
+    def metrics_sources(self) -> list:
+        """Exporters a local Prometheus must add for this target (a cluster has its own)."""
+        return []
+
     @abstractmethod
     def describe(self) -> str:
         """One line for the terminal: what was provisioned."""

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 from ..errors import ProvisionError, ToolError
 from ..process import Completed, die_with_parent, require, run
+from ..prometheus import MetricsSource, fingerprint
 from . import Background, Endpoint, Target
 
 MODULE = "local"
@@ -111,6 +112,7 @@ class LocalTarget(Target):
             role: LocalEndpoint(role, endpoint["address"], endpoint.get("namespace") or None, outputs["scratch_dir"], echo)
             for role, endpoint in outputs["endpoints"].items()
         }
+        self._host_fingerprint: dict | None = None
         self._interfaces = {role: endpoint.get("interface") for role, endpoint in outputs["endpoints"].items()}
 
     def endpoint(self, role: str) -> LocalEndpoint:
@@ -128,6 +130,11 @@ class LocalTarget(Target):
                     raise ProvisionError(f"local target: {role} interface {self._interfaces[role]} is {state}, not UP")
             if not Path(endpoint.scratch_dir).is_dir():
                 raise ProvisionError(f"local target: scratch directory {endpoint.scratch_dir} is missing")
+
+    def metrics_sources(self) -> list[MetricsSource]:
+        if self.mode == "netns":
+            return [MetricsSource(role, e.namespace) for role, e in self._endpoints.items()]
+        return [MetricsSource("loopback", devices="^lo$")]  # node-exporter skips lo unless asked
 
     def describe(self) -> str:
         if self.mode == "loopback":
@@ -148,4 +155,11 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
             **{key: self.status[key] for key in ("shaping", "impairment") if key in self.status},
+            "fingerprint": self._fingerprint(),
         }
+
+    def _fingerprint(self) -> dict:
+        """The host's configuration, once: namespaces share its kernel, CPUs and memory."""
+        if self._host_fingerprint is None:
+            self._host_fingerprint = fingerprint(self._endpoints["server"])
+        return self._host_fingerprint
