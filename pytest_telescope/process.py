@@ -39,6 +39,17 @@ def die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def stop(popen: subprocess.Popen, grace: float = 5.0) -> None:
+    """End a process we started: SIGTERM, then SIGKILL if it is still there after ``grace`` seconds."""
+    if popen.poll() is None:
+        popen.terminate()
+        try:
+            popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+
+
 def require(binary: str, hint: str = "") -> str:
     """The path of ``binary`` on PATH, or a ``ToolError`` saying how to get it."""
     path = shutil.which(binary)

@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import requests
 
 from .errors import ToolError
-from .process import die_with_parent, require
+from .process import die_with_parent, require, stop
 from .samples import Sample
 from .targets import Endpoint
 
@@ -408,13 +408,13 @@ class LocalPrometheus:
         if gone:
             self._write_targets()
         for popen, _ in gone:
-            _stop(popen)
+            stop(popen)
 
     def stop(self) -> None:
         """Stop every process we started (by its PID) and remove the temporary directory."""
         processes = ([self._prometheus] if self._prometheus else []) + [popen for popen, _ in self._exporters.values()]
         for popen in processes:
-            _stop(popen)
+            stop(popen)
         self._prometheus = None
         self._exporters.clear()
         if self.directory is not None:
@@ -536,16 +536,6 @@ class LocalPrometheus:
 
 def _exporter_name(source: MetricsSource) -> str:
     return f"exporter-{source.netns or source.role}"
-
-
-def _stop(popen: subprocess.Popen) -> None:
-    if popen.poll() is None:
-        popen.terminate()
-        try:
-            popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
 
 
 def _free_port() -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..errors import ProvisionError, ToolError
-from ..process import Completed, die_with_parent, require, run
+from ..process import Completed, die_with_parent, require, run, stop
 from ..prometheus import MetricsSource, fingerprint
 from . import Background, Endpoint, Target
 
@@ -93,13 +93,7 @@ class LocalEndpoint(Endpoint):
             try:
                 yield LocalProcess(list(argv), popen, log)
             finally:
-                if popen.poll() is None:
-                    popen.terminate()
-                    try:
-                        popen.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        popen.kill()
-                        popen.wait()
+                stop(popen)
 
 
 class LocalTarget(Target):
