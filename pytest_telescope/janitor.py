@@ -8,7 +8,6 @@ still running is never touched.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone

@@ -106,7 +106,6 @@ class Recorder:
             "params": self.params,
             "target": self.target,
             "samples": samples,
-            "unmeasured": [str(v) for v in verdicts if v.sample is None],
         }
 
 

@@ -2,7 +2,6 @@
 
 import os
 import secrets
-import stat
 import subprocess
 import sys
 from pathlib import Path

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -27,15 +28,7 @@ MODULE = "local"
 
 def mode() -> str:
     """``netns`` when we may create namespaces (root, iproute2), else ``loopback``."""
-    return "netns" if os.geteuid() == 0 and _has("ip") else "loopback"
-
-
-def _has(binary: str) -> bool:
-    try:
-        require(binary)
-    except ToolError:
-        return False
-    return True
+    return "netns" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
 
 
 def variables(name: str, state_dir: Path, settings: dict) -> dict:
