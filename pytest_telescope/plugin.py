@@ -8,6 +8,7 @@ junit, summary.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from . import baseline, html, publish
+from . import baseline, html, process, publish
 from . import scenario as scenarios
 from .baseline import BaselineRegression, Tolerance
 from .azure_devops import in_azure_devops, logissue
@@ -46,7 +47,12 @@ OPTIONS = {
     "prometheus": ("local", "where measurements come from: local (start Prometheus here), off, or a Prometheus URL"),
     "publish": ("", "upload the run's files to azure-blob://<account>/<container>/<prefix> (empty: no upload)"),
     "scenario": ("", "the scenario's name in published blob names (default: the run's benchmarks joined by +)"),
+    "cl2-binary": ("clusterloader2", "the clusterloader2 binary: a path, or a name on PATH"),
+    "kperf-binary": ("kperf", "the kperf binary: a path, or a name on PATH"),
+    "runkperf-binary": ("runkperf", "the runkperf binary: a path, or a name on PATH"),
 }
+# Targets that cost money or act on a cluster of the user's are used only when asked for by name.
+ASKED_FOR_ONLY = ("aks", "eks", "gke", "existing")
 
 _TELESCOPE = pytest.StashKey["Telescope"]()
 _RECORDER = pytest.StashKey[Recorder]()
@@ -65,8 +71,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         nargs="?",
         const="",
         default=None,
-        help="a cluster of your own for the cluster tests; without a path, $KUBECONFIG",
+        help="run on a cluster of your own (the existing target); without a path, $KUBECONFIG",
     )
+    group.addoption(
+        "--telescope-keep-target",
+        dest="telescope_keep_target",
+        action="store_true",
+        default=None,
+        help="keep the targets after the run, to rerun cases on them with --telescope-run-id (ini: telescope_keep_target)",
+    )
+    parser.addini("telescope_keep_target", "keep the targets after the run", type="bool", default=False)
 
 
 def setting(config: pytest.Config, name: str) -> str:
@@ -116,7 +130,10 @@ class Telescope:
             self.redactor,
             deletion_delay=parse_duration(setting(config, "deletion-delay")),
             owner_pid=(worker or {}).get("telescope_owner_pid", os.getpid()),
+            kubeconfig=config.getoption("telescope_kubeconfig"),
         )
+        keep = config.getoption("telescope_keep_target")
+        self.keep_targets = keep if keep is not None else config.getini("telescope_keep_target")
         self.repeat, self.tolerance, self.baseline_rows = _results_settings(config, self.run_id)
         self.baseline_by_test = baseline.by_test(self.baseline_rows)
         html_setting = setting(config, "html")
@@ -190,10 +207,12 @@ class Telescope:
         if not isinstance(target, Target):
             return (yield)
         recorder = item.stash.get(_RECORDER, None)
-        if recorder is not None:
-            recorder.target = target.metadata
-        with self.pool.exclusive(_param(item, "target")):
-            return (yield)
+        try:
+            with self.pool.exclusive(_param(item, "target")):
+                return (yield)
+        finally:
+            if recorder is not None:
+                recorder.target = target.metadata  # after the test: a cluster creates its pods when used
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -284,8 +303,18 @@ class Telescope:
         if self.is_worker and self._writer is not None:
             self._writer.close()
 
+    def asked_for(self, cloud: str) -> bool:
+        """Named by ``-m``, or (a cluster of one's own) given a kubeconfig."""
+        named = cloud in re.findall(r"[\w-]+", self.config.option.markexpr or "")
+        return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
+
     def _finish_run(self, session: pytest.Session) -> None:
-        errors = self.pool.destroy_all()
+        errors = [] if self.keep_targets else self.pool.destroy_all()
+        if self.keep_targets and self.pool.run_dir.is_dir():
+            self.progress.say(
+                f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
+                f"destroy them with: telescope cleanup --run-id {self.run_id}"
+            )
         if self.ran_benchmarks:
             with self.progress.phase("publish", _shown(self.results_dir)):
                 self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
@@ -390,7 +419,11 @@ def _param(item: pytest.Item, name: str):
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Target:
     """The target this test runs on: the test runs once per cloud of its scenario."""
-    return request.config.stash[_TELESCOPE].pool.get(request.param)
+    telescope, cloud = request.config.stash[_TELESCOPE], request.param.cloud
+    if cloud in ASKED_FOR_ONLY and not telescope.asked_for(cloud):
+        how = f"-m {cloud}" + (" or --telescope-kubeconfig" if cloud == "existing" else "")
+        pytest.skip(f"the {cloud} target is used only when asked for: {how}")
+    return telescope.pool.get(request.param)
 
 
 @pytest.fixture
@@ -422,3 +455,25 @@ def record_samples(request: pytest.FixtureRequest) -> Recorder:
     item.stash[_RECORDER] = recorder
     item.stash[_MEASUREMENTS] = suite.measurements if suite else ()
     return recorder
+
+
+def _binary(request: pytest.FixtureRequest, option: str) -> str:
+    return process.require(setting(request.config, option), f"install it or pass --telescope-{option} PATH")
+
+
+@pytest.fixture(scope="session")
+def cl2_binary(request: pytest.FixtureRequest) -> str:
+    """Path of the clusterloader2 binary (``--telescope-cl2-binary``)."""
+    return _binary(request, "cl2-binary")
+
+
+@pytest.fixture(scope="session")
+def kperf_binary(request: pytest.FixtureRequest) -> str:
+    """Path of the kperf binary (``--telescope-kperf-binary``)."""
+    return _binary(request, "kperf-binary")
+
+
+@pytest.fixture(scope="session")
+def runkperf_binary(request: pytest.FixtureRequest) -> str:
+    """Path of the runkperf binary (``--telescope-runkperf-binary``)."""
+    return _binary(request, "runkperf-binary")

@@ -31,9 +31,9 @@ from . import process
 from .errors import ProvisionError, TelescopeError
 from .progress import Progress
 from .redact import Redactor
-from .targets import Target, TargetSpec, local
+from .targets import Connection, Target, TargetSpec, kubernetes, local
 
-PROVIDERS = {"local": local}
+PROVIDERS = {"local": local, **kubernetes.PROVIDERS}
 OWNER_FILE = "owner.json"
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 
@@ -94,7 +94,9 @@ class TargetPool:
     Each target directory holds the Terraform state, the variables it was
     applied with, and ``ready`` or ``failed``: all that a later destroy,
     another worker, or the janitor needs. Directories are private (0700):
-    state can hold credentials.
+    state can hold credentials. Scenarios whose settings need the same
+    provisioning (a cluster of the same shape) share one directory, one
+    target, and its lock.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class TargetPool:
         redactor: Redactor,
         deletion_delay: timedelta,
         owner_pid: int,
+        kubeconfig: str | None = None,
     ):
         self.state_root = state_root
         self.run_dir = state_root / run_id
@@ -115,80 +118,104 @@ class TargetPool:
         self.redactor = redactor
         self.deletion_delay = deletion_delay
         self.owner_pid = owner_pid
+        self.kubeconfig = kubeconfig
         self._targets: dict[TargetSpec, Target] = {}
 
     def get(self, spec: TargetSpec) -> Target:
-        if spec.cloud not in PROVIDERS:
-            pytest.skip(f"the {spec.cloud} target is not available yet: only {', '.join(PROVIDERS)} can be provisioned")
         if spec not in self._targets:
             self._targets[spec] = self._load_or_provision(spec)
         return self._targets[spec]
 
+    def directory(self, spec: TargetSpec) -> Path:
+        """Where the target of ``spec`` is kept: named by what its provider provisions."""
+        provisioned = PROVIDERS[spec.cloud].provisioned(spec.settings)
+        return self.run_dir / TargetSpec.of(spec.cloud, provisioned).key
+
     @contextlib.contextmanager
     def exclusive(self, spec: TargetSpec) -> Iterator[None]:
         """Held by a test while it measures, so tests never share a target at once."""
-        with _locked(self.run_dir / spec.key / "busy.lock"):
+        with _locked(self.directory(spec) / "busy.lock"):
             yield
 
     def _load_or_provision(self, spec: TargetSpec) -> Target:
         provider = PROVIDERS[spec.cloud]
-        self._claim_run_dir()
-        directory = self.run_dir / spec.key
+        due = self._claim_run_dir()
+        directory = self.directory(spec)
         directory.mkdir(mode=0o700, exist_ok=True)
+        connection = Connection(self.run_id, directory, self.deletion_delay, due, self.progress.echo, self.kubeconfig)
+        failures = (directory / "failed", directory / f"failed-{spec.key}")
         with _locked(directory / "lock"):
-            if (directory / "failed").exists():
-                raise ProvisionError((directory / "failed").read_text())
-            if not (directory / "ready").exists():
-                try:
-                    self._provision(spec, provider, directory)
-                except TelescopeError as error:
-                    (directory / "failed").write_text(str(error))
-                    raise
-            outputs = self._outputs(directory)
-        return provider.connect(outputs, self.progress.echo)
+            for failure in failures:
+                if failure.exists():
+                    raise ProvisionError(failure.read_text())
+            try:
+                if not (directory / "ready").exists():
+                    self._provision(spec, provider, directory, connection)
+                    (directory / "ready").touch()
+                target = provider.connect(self._outputs(directory), spec.settings, connection)
+                if not (directory / f"validated-{spec.key}").exists():
+                    self._validate(spec, target)
+                    (directory / f"validated-{spec.key}").touch()
+            except TelescopeError as error:
+                failure = failures[0] if not (directory / "ready").exists() else failures[1]
+                failure.write_text(str(error))
+                raise
+        if getattr(target, "kubeconfig", None):
+            self.redactor.add_kubeconfig(Path(target.kubeconfig).read_text())
+        return target
 
-    def _claim_run_dir(self) -> None:
-        """Create the run's private directory and record who owns it, for the janitor."""
+    def _claim_run_dir(self) -> str:
+        """Create the run's private directory and record who owns it, for the janitor.
+
+        Returns the time after which the janitor may destroy what the run left.
+        A run id reused to rerun on kept targets keeps its deletion time; the
+        owner is the run that uses it now.
+        """
         for directory in (self.state_root, self.run_dir):
             directory.mkdir(mode=0o700, exist_ok=True)
         owner = self.run_dir / OWNER_FILE
         with _locked(self.run_dir / "lock"):
-            if not owner.exists():
-                now = datetime.now(timezone.utc)
-                record = {
-                    "pid": self.owner_pid,
-                    "host": socket.gethostname(),
-                    "created": now.isoformat(),
-                    "deletion_due_time": (now + self.deletion_delay).isoformat(),
-                }
-                owner.write_text(json.dumps(record))
+            now = datetime.now(timezone.utc)
+            record = json.loads(owner.read_text()) if owner.exists() else {
+                "created": now.isoformat(),
+                "deletion_due_time": (now + self.deletion_delay).isoformat(),
+            }
+            record.update(pid=self.owner_pid, host=socket.gethostname())
+            owner.write_text(json.dumps(record))
+        return record["deletion_due_time"]
 
     def _outputs(self, directory: Path) -> dict:
+        if not (directory / "terraform.tfstate").exists():
+            return {}  # nothing was provisioned: a cluster of the user's own
         state = tf.TerraformState.from_file(str(directory / "terraform.tfstate"))
         self.redactor.add_sensitive_outputs(state.outputs)
         return {name: output["value"] for name, output in state.outputs.items()}
 
-    def _provision(self, spec: TargetSpec, provider, directory: Path) -> None:
+    def _provision(self, spec: TargetSpec, provider, directory: Path, connection: Connection) -> None:
+        if provider.MODULE is None:
+            return
         module_dir = self.terraform_dir / provider.MODULE
         if not module_dir.is_dir():
             raise ProvisionError(f"no Terraform module for {spec.cloud} at {module_dir} (set telescope_terraform_dir)")
-        name = hashlib.sha256(f"{self.run_id}/{spec.key}".encode()).hexdigest()[:8]
-        variables = provider.variables(name, directory / "target", dict(spec.settings))
+        name = hashlib.sha256(f"{self.run_id}/{directory.name}".encode()).hexdigest()[:8]
+        inputs = provider.provisioned(spec.settings)
+        what = str(TargetSpec.of(spec.cloud, inputs))
+        variables = provider.variables(name, inputs, connection)
         (directory / "module").write_text(str(module_dir))
-        (directory / "spec").write_text(str(spec))
+        (directory / "spec").write_text(what)
         (directory / "variables.json").write_text(json.dumps(variables))
-        runner = TerraformRunner(module_dir, directory / "work", variables, self.progress, str(spec))
-        with self.progress.phase("provision", str(spec)):
+        runner = TerraformRunner(module_dir, directory / "work", variables, self.progress, what)
+        with self.progress.phase("provision", what):
             try:
                 runner.init()
                 runner.apply()
             except subprocess.CalledProcessError as error:
                 raise ProvisionError(_failure(error, str(module_dir))) from None
+
+    def _validate(self, spec: TargetSpec, target: Target) -> None:
         with self.progress.phase("validate", str(spec)):
-            target = provider.connect(self._outputs(directory), self.progress.echo)
             target.validate()
         self.progress.say(f"{spec}: {target.describe()}")
-        (directory / "ready").touch()
 
     def destroy_all(self) -> list[str]:
         """Destroy every target of this run; returns the errors, destroying the rest regardless."""
@@ -209,9 +236,21 @@ def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
 
 
 def destroy(directory: Path, progress: Progress) -> None:
-    """Destroy the target recorded in ``directory`` and remove the directory."""
+    """Destroy the target recorded in ``directory`` and remove the directory.
+
+    A cluster's namespaces go first; if the cluster is then destroyed anyway,
+    failing to reach it for that is no error.
+    """
     with _locked(directory / "lock"):
-        if (directory / "terraform.tfstate").exists():
+        provisioned = (directory / "terraform.tfstate").exists()
+        try:
+            if (directory / kubernetes.RECORD_FILE).exists():
+                with progress.phase("destroy", f"namespaces of {directory.name}"):
+                    kubernetes.teardown(directory)
+        except TelescopeError as error:
+            if not provisioned:
+                raise ProvisionError(f"{error}\n  namespaces recorded in {directory / kubernetes.RECORD_FILE}") from None
+        if provisioned:
             module_dir = Path((directory / "module").read_text())
             variables = json.loads((directory / "variables.json").read_text())
             what = (directory / "spec").read_text()

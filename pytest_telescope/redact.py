@@ -1,7 +1,7 @@
 """Keep secrets out of everything the plugin writes: results, JUnit, terminal lines.
 
-Secrets are the values of credential-like environment variables and of
-Terraform outputs marked sensitive. Every text the plugin writes passes
+Secrets are the values of credential-like environment variables, of
+Terraform outputs marked sensitive, and the credentials of a kubeconfig. Every text the plugin writes passes
 through ``Redactor.scrub``.
 """
 
@@ -12,10 +12,13 @@ import re
 from typing import Mapping
 from xml.sax.saxutils import escape
 
+import yaml
+
 REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(
     r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|ACCESS_KEY|CONNECTION_STRING|API_KEY|SAS_", re.I
 )
+CREDENTIAL_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
 MIN_LENGTH = 6  # shorter values ("1", "true") would redact ordinary text
 
 
@@ -39,10 +42,18 @@ class Redactor:
                 self.add(value)
 
     def add_sensitive_outputs(self, outputs: Mapping[str, dict]) -> None:
-        """Terraform outputs as in its state: ``{name: {"value": ..., "sensitive": bool}}``."""
+        """Terraform outputs as in its state: ``{name: {"value": ..., "sensitive": bool}}``.
+
+        Of a kubeconfig, only the credentials: its other lines ("kind: Config") are ordinary text.
+        """
         for output in outputs.values():
             if output.get("sensitive"):
-                self.add(output.get("value"))
+                value = output.get("value")
+                credentials = kubeconfig_credentials(value) if isinstance(value, str) else None
+                self.add(value if credentials is None else credentials)
+
+    def add_kubeconfig(self, text: str) -> None:
+        self.add(kubeconfig_credentials(text) or [])
 
     def scrub(self, text: str) -> str:
         if not self._secrets:
@@ -52,6 +63,23 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
         return self._pattern.sub(REDACTED, text)
+
+
+def kubeconfig_credentials(text: str) -> list[str] | None:
+    """The credentials of every user of a kubeconfig, or None when ``text`` is not a kubeconfig."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(document, dict) or "users" not in document:
+        return None
+    found = []
+    for entry in document.get("users") or []:
+        user = (entry or {}).get("user") or {}
+        found += [str(user[key]) for key in CREDENTIAL_KEYS if user.get(key)]
+        found += _strings(((user.get("auth-provider") or {}).get("config")) or {})
+        found += [str(variable.get("value", "")) for variable in ((user.get("exec") or {}).get("env") or [])]
+    return found
 
 
 def _strings(value) -> list[str]:

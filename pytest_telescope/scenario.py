@@ -22,7 +22,7 @@ from .errors import ScenarioError
 from .prometheus import GOLDEN_SIGNALS, Measurement
 from .slo import Threshold
 
-CLOUDS = ("local", "aks", "eks", "gke")
+CLOUDS = ("local", "aks", "eks", "gke", "existing")
 
 
 @dataclass(frozen=True)

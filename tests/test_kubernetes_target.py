@@ -1,244 +1,27 @@
-"""The Kubernetes target through the real kubernetes client, against a fake API server.
+"""The Kubernetes target through the real kubernetes client, against ``FakeApiServerDouble``.
 
-No API server can run here, so ``FakeApiServerDouble`` plays one on
-127.0.0.1: it answers the few REST calls the target makes with objects
-shaped as the real server's (the client's models reject anything less), and
-its exec subresource speaks the websocket channel protocol and runs the
-command on this machine, so exec, exit statuses, timeouts and killing run
-for real. Scheduling is not simulated: placement is checked on the pod
-manifests the target sends.
+Exec, exit statuses, timeouts and killing run for real on this machine;
+placement is checked on the pod manifests the target sends.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib.util
 import json
 import re
 import stat
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
-from kubernetes import client
 
 from pytest_telescope.errors import ProvisionError, ToolError
 from pytest_telescope.scenario import Case
 from pytest_telescope.targets import kubernetes as k8s
 from pytest_telescope.targets import manifests
 
+from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, node_json
+
 REPO = Path(__file__).resolve().parents[1]
-TOKEN = "fake-bearer-token-4f1c9e2a"
-WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def node_json(name, *, ready=True, labels=None, taints=(), cordoned=False, reason="KubeletNotReady", message="PLEG is not healthy"):
-    condition = {"type": "Ready", "status": "True" if ready else "False"}
-    if not ready:
-        condition.update(reason=reason, message=message)
-    spec = {"taints": list(taints)} if taints else {}
-    if cordoned:
-        spec["unschedulable"] = True
-    return {
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
-        "spec": spec,
-        "status": {
-            "conditions": [condition],
-            "nodeInfo": {
-                "kubeletVersion": "v1.30.4",
-                "containerRuntimeVersion": "containerd://1.7.20",
-                "osImage": "Ubuntu 22.04.4 LTS",
-                "kernelVersion": "5.15.0-1068-azure",
-                "kubeProxyVersion": "v1.30.4",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-                "machineID": "m",
-                "systemUUID": "s",
-                "bootID": "b",
-            },
-        },
-    }
-
-
-def status_json(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
-
-
-class FakeApiServerDouble:
-    """Test double of a Kubernetes API server: nodes, namespaces, pods, PVCs, and exec run locally."""
-
-    def __init__(self):
-        self.nodes: list[dict] = []
-        self.node_lists: list[list[dict]] = []  # if set, each list_node answers the next one (the last repeats)
-        self.namespaces: set[str] = set()
-        self.pods: dict[tuple[str, str], dict] = {}
-        self.pvcs: dict[tuple[str, str], dict] = {}
-        self.pod_status = {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
-                           "conditions": [{"type": "Ready", "status": "True"}]}
-        self.exec_failure: str | None = None  # a failure the exec answers with instead of running
-        self.requests: list[tuple[str, str, dict | None]] = []
-        self.execs: list[dict] = []
-        self.authorization: set[str] = set()
-        self._processes: list[subprocess.Popen] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-        for process in self._processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-
-    def api_client(self) -> client.ApiClient:
-        configuration = client.Configuration()
-        configuration.host = self.url
-        return client.ApiClient(configuration)
-
-    def kubeconfig(self) -> str:
-        return json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "admin", "user": {"token": TOKEN}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "admin"}}],
-        })
-
-    def paths(self, method: str) -> list[str]:
-        return [path for m, path, _ in self.requests if m == method]
-
-    def body(self, method: str, path: str) -> dict:
-        return next(b for m, p, b in self.requests if m == method and p == path)
-
-    # --- the API ---
-
-    def answer(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
-        parts = path.strip("/").split("/")
-        if path.rstrip("/") == "/version":
-            return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.4", "gitCommit": "c", "gitTreeState": "clean",
-                         "buildDate": "2024-08-14T00:00:00Z", "goVersion": "go1.22.5", "compiler": "gc", "platform": "linux/amd64"}
-        if path == "/api/v1/nodes":
-            nodes = self.node_lists.pop(0) if len(self.node_lists) > 1 else (self.node_lists or [self.nodes])[0]
-            return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes}
-        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 3 and method == "POST":
-            name = body["metadata"]["name"]
-            if name in self.namespaces:
-                return 409, status_json(409, "AlreadyExists", f'namespaces "{name}" already exists')
-            self.namespaces.add(name)
-            return 201, body
-        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 4 and method == "DELETE":
-            if parts[3] not in self.namespaces:
-                return 404, status_json(404, "NotFound", f'namespaces "{parts[3]}" not found')
-            self.namespaces.discard(parts[3])
-            return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parts[3]}, "status": {"phase": "Terminating"}}
-        if len(parts) >= 5 and parts[4] in ("pods", "persistentvolumeclaims"):
-            store = self.pods if parts[4] == "pods" else self.pvcs
-            namespace = parts[3]
-            if method == "POST":
-                key = (namespace, body["metadata"]["name"])
-                if key in store:
-                    return 409, status_json(409, "AlreadyExists", f'{parts[4]} "{key[1]}" already exists')
-                store[key] = body
-                return 201, body
-            pod = store.get((namespace, parts[5]))
-            if pod is None:
-                return 404, status_json(404, "NotFound", f'pods "{parts[5]}" not found')
-            node = self.nodes[0]["metadata"]["name"] if self.nodes else "node-0"
-            return 200, {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": self.pod_status}
-        return 404, status_json(404, "NotFound", f"the fake API server has no {method} {path}")
-
-    def run_exec(self, query: dict, send) -> None:
-        argv = query["command"]
-        record = {"container": query["container"][0], "command": argv}
-        self.execs.append(record)
-        if self.exec_failure:
-            send(3, json.dumps({"metadata": {}, "status": "Failure", "message": self.exec_failure, "reason": "InternalError"}).encode())
-            return
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        self._processes.append(process)
-        record["process"] = process
-        pumps = [
-            threading.Thread(target=lambda pipe=pipe, channel=channel: [send(channel, c) for c in iter(lambda: pipe.read1(65536), b"")])
-            for pipe, channel in ((process.stdout, 1), (process.stderr, 2))
-        ]
-        for pump in pumps:
-            pump.start()
-        for pump in pumps:
-            pump.join()
-        code = process.wait()
-        if code == 0:
-            status = {"metadata": {}, "status": "Success"}
-        else:
-            status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                      "message": f"command terminated with non-zero exit code: exit code {code}",
-                      "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-        send(3, json.dumps(status).encode())
-
-
-def _handler(double: FakeApiServerDouble):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def _serve(self):
-            url = urlparse(self.path)
-            if self.headers.get("Authorization"):
-                double.authorization.add(self.headers["Authorization"])
-            if url.path.endswith("/exec"):
-                return self._websocket(parse_qs(url.query))
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            double.requests.append((self.command, url.path, body))
-            code, answer = double.answer(self.command, url.path, body)
-            data = json.dumps(answer).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = _serve
-
-        def _websocket(self, query):
-            accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WEBSOCKET_GUID).encode()).digest())
-            self.send_response(101, "Switching Protocols")
-            self.send_header("Upgrade", "websocket")
-            self.send_header("Connection", "Upgrade")
-            self.send_header("Sec-WebSocket-Accept", accept.decode())
-            self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
-            self.end_headers()
-            lock = threading.Lock()
-
-            def frame(opcode: int, payload: bytes) -> None:
-                size = len(payload)
-                length = bytes([size]) if size < 126 else bytes([126]) + size.to_bytes(2, "big") if size < 65536 else bytes([127]) + size.to_bytes(8, "big")
-                with lock:
-                    try:
-                        self.wfile.write(bytes([0x80 | opcode]) + length + payload)
-                        self.wfile.flush()
-                    except OSError:  # the client closed the stream: the command goes on, as in a pod
-                        pass
-
-            double.run_exec(query, lambda channel, data: frame(0x2, bytes([channel]) + data))
-            frame(0x8, (1000).to_bytes(2, "big"))
-            self.close_connection = True
-
-    return Handler
 
 
 @pytest.fixture

@@ -13,15 +13,17 @@ from pytest_telescope import process
 from pytest_telescope.tools import clusterloader2, kperf
 
 CL2_CONFIGS = Path(__file__).parent / "clusterloader2"
+CL2_PROVIDERS = {"aks": "aks", "eks": "eks", "gke": "gke"}
 
 
 @pytest.fixture
 def clusterloader2_run(target, case, record_samples, cl2_binary, tmp_path) -> Callable[[float], None]:
-    """Runs CL2 for this test's case on the target (CL2's provider is the target's cloud),
-    and records its samples, also those of a run CL2 failed."""
+    """Runs CL2 for this test's case on the target, and records its samples, also those of a
+    run CL2 failed. CL2's provider is the target's cloud; on a cluster of one's own it is CL2's
+    generic ``skeleton``, unless the suite names one."""
 
     def run(timeout: float) -> None:
-        params = {**case.params, "provider": target.cloud}
+        params = {"provider": CL2_PROVIDERS.get(target.cloud, "skeleton"), **case.params}
         try:
             samples = clusterloader2.run(
                 cl2_binary, target.kubeconfig, tmp_path, params, config_dir=CL2_CONFIGS, timeout=timeout

@@ -12,7 +12,9 @@ import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable, Sequence
 
 from ..errors import ToolError
 from ..process import Completed
@@ -20,29 +22,46 @@ from ..process import Completed
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """What to provision: a cloud and the scenario's settings for it.
+    """What a test runs on: a cloud and the scenario's settings for it.
 
-    Scenarios with equal specs share one target in a run.
+    The settings are kept as canonical JSON: hashable, and equal for equal
+    settings, however nested, so that scenarios asking for the same target
+    share it in a run.
     """
 
     cloud: str
-    settings: tuple[tuple[str, object], ...] = ()
+    frozen: str = "{}"
 
     @classmethod
     def of(cls, cloud: str, settings: dict) -> "TargetSpec":
-        return cls(cloud, tuple(sorted(settings.items())))
+        return cls(cloud, json.dumps(settings, sort_keys=True, separators=(",", ":")))
+
+    @property
+    def settings(self) -> dict:
+        return json.loads(self.frozen)
 
     @property
     def key(self) -> str:
-        """A short name, stable across processes, for files and locks."""
-        if not self.settings:
+        """A short name, stable across processes, for files, locks and namespaces."""
+        if self.frozen == "{}":
             return self.cloud
-        digest = hashlib.sha256(json.dumps(self.settings).encode()).hexdigest()[:8]
-        return f"{self.cloud}-{digest}"
+        return f"{self.cloud}-{hashlib.sha256(self.frozen.encode()).hexdigest()[:8]}"
 
     def __str__(self) -> str:
-        settings = ", ".join(f"{k}={v}" for k, v in self.settings)
+        settings = ", ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in self.settings.items())
         return f"{self.cloud} ({settings})" if settings else self.cloud
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a provider needs, besides a module's outputs, to reach a target."""
+
+    run_id: str
+    directory: Path  # the target's private state directory
+    deletion_delay: timedelta
+    deletion_due_time: str
+    echo: Callable[[str], None] | None = None
+    kubeconfig: str | None = None  # bring your own cluster: a path, or "" for $KUBECONFIG
 
 
 class Background(ABC):

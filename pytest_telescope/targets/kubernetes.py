@@ -21,6 +21,7 @@ and ``pod_ready_timeout`` (seconds).
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import os
 import secrets
@@ -38,7 +39,7 @@ from kubernetes.stream.ws_client import ERROR_CHANNEL, STDERR_CHANNEL, STDOUT_CH
 
 from ..errors import ProvisionError, ToolError
 from ..process import Completed
-from . import Background, Endpoint, Target, TargetSpec, manifests
+from . import Background, Connection, Endpoint, Target, TargetSpec, manifests
 
 Echo = Callable[[str], None]
 
@@ -805,9 +806,14 @@ def resolve_kubeconfig(given: str | None, environ: Mapping[str, str] = os.enviro
 
 
 def _record(directory: Path, kubeconfig: Path, namespace: str, context: str | None) -> None:
-    """What teardown needs in another process (the xdist controller): no secret, only the path."""
-    record = {"kubeconfig": str(kubeconfig), "namespace": namespace, "context": context}
-    write_private(directory / RECORD_FILE, json.dumps(record))
+    """What teardown needs in another process (the xdist controller): no secret, only the path.
+
+    Scenarios that share a cluster each have their namespace: the record lists them all.
+    """
+    record_file = directory / RECORD_FILE
+    namespaces = json.loads(record_file.read_text())["namespaces"] if record_file.exists() else []
+    record = {"kubeconfig": str(kubeconfig), "context": context, "namespaces": sorted({*namespaces, namespace})}
+    write_private(record_file, json.dumps(record))
 
 
 def connect(
@@ -868,11 +874,87 @@ def connect_existing(
 
 
 def teardown(directory: Path) -> None:
-    """Delete the namespace recorded in ``directory`` by ``connect`` or ``connect_existing``, if any."""
+    """Delete the namespaces recorded in ``directory`` by ``connect`` or ``connect_existing``, if any."""
     record_file = directory / RECORD_FILE
     if not record_file.exists():
         return
     record = json.loads(record_file.read_text())
     api_client = load_client(Path(record["kubeconfig"]), record["context"])
     with api_client:
-        delete_namespace(client.CoreV1Api(api_client), record["namespace"])
+        core = client.CoreV1Api(api_client)
+        for namespace in record["namespaces"]:
+            delete_namespace(core, namespace)
+
+
+# --- providers: how the pool of a run provisions and reaches each kind of cluster ------------
+
+
+class ClusterProvider:
+    """A cloud's managed Kubernetes, made by the Terraform module ``terraform/<MODULE>``.
+
+    A scenario's ``target.<cloud>.cluster`` holds the module's inputs: the
+    cluster's shape (node pools, version, network). Scenarios with the same
+    shape share one cluster in a run, each in its own namespace; the other
+    keys of ``target.<cloud>`` are the pods' settings (``ClusterSettings``).
+    """
+
+    def __init__(self, cloud: str, module: str):
+        self.cloud = cloud
+        self.MODULE = module
+
+    def provisioned(self, settings: Mapping) -> dict:
+        return dict(settings.get("cluster", {}))
+
+    def variables(self, name: str, inputs: dict, connection: Connection) -> dict:
+        """The module's inputs: the scenario's, and the tags every resource of the run carries.
+
+        ``owner`` and ``region`` come from the scenario, else from ``TF_VAR_owner`` and
+        ``TF_VAR_region`` in the environment (Terraform reads those itself).
+        """
+        defaults = {"owner": getpass.getuser()} if "TF_VAR_owner" not in os.environ else {}
+        return {
+            **defaults,
+            "cluster_name": f"ts-{name}",
+            "run_id": connection.run_id,
+            "scenario": connection.directory.name,
+            "deletion_delay": f"{int(connection.deletion_delay.total_seconds())}s",
+            **inputs,
+        }
+
+    def connect(self, outputs: dict, settings: Mapping, connection: Connection) -> KubernetesTarget:
+        return connect(
+            outputs,
+            connection.echo,
+            cloud=self.cloud,
+            settings={k: v for k, v in settings.items() if k != "cluster"},
+            run_id=connection.run_id,
+            directory=connection.directory,
+            deletion_due_time=connection.deletion_due_time,
+        )
+
+
+class ExistingCluster:
+    """Bring your own cluster: nothing to provision, the kubeconfig says where it is."""
+
+    MODULE = None
+
+    def provisioned(self, settings: Mapping) -> dict:
+        return {}
+
+    def connect(self, outputs: dict, settings: Mapping, connection: Connection) -> KubernetesTarget:
+        return connect_existing(
+            connection.kubeconfig,
+            connection.echo,
+            settings=settings,
+            run_id=connection.run_id,
+            directory=connection.directory,
+            deletion_due_time=connection.deletion_due_time,
+        )
+
+
+PROVIDERS = {
+    "aks": ClusterProvider("aks", "azure"),
+    "eks": ClusterProvider("eks", "aws"),
+    "gke": ClusterProvider("gke", "gcp"),
+    "existing": ExistingCluster(),
+}

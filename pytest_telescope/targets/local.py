@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 from ..errors import ProvisionError, ToolError
 from ..process import Completed, die_with_parent, require, run, stop
 from ..prometheus import MetricsSource, fingerprint
-from . import Background, Endpoint, Target
+from . import Background, Connection, Endpoint, Target
 
 MODULE = "local"
 
@@ -31,13 +31,18 @@ def mode() -> str:
     return "netns" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
 
 
-def variables(name: str, state_dir: Path, settings: dict) -> dict:
-    """The module's inputs for a target called ``name`` with the scenario's ``settings``."""
-    return {"name": name, "mode": mode(), "state_dir": str(state_dir), **settings}
+def provisioned(settings: dict) -> dict:
+    """Every setting of the local target (shaping) is applied by its module."""
+    return settings
 
 
-def connect(outputs: dict, echo: Callable[[str], None] | None = None) -> "LocalTarget":
-    return LocalTarget(outputs, echo)
+def variables(name: str, inputs: dict, connection: Connection) -> dict:
+    """The module's inputs for a target called ``name`` with the scenario's settings."""
+    return {"name": name, "mode": mode(), "state_dir": str(connection.directory / "target"), **inputs}
+
+
+def connect(outputs: dict, settings: dict, connection: Connection) -> "LocalTarget":
+    return LocalTarget(outputs, connection.echo)
 
 
 class LocalProcess(Background):

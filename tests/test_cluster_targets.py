@@ -1,0 +1,229 @@
+"""The benchmarks on Kubernetes targets, through the plugin, against ``FakeApiServerDouble``.
+
+The suite is the project's own ``benchmarks/network``, unchanged: only the
+target parameter differs. For ``aks``, ``FAKE_AZURE_MODULE_DOUBLE`` stands in
+for ``terraform/azure`` and is applied by the real Terraform: it outputs the
+fake cluster's kubeconfig and node pools as the real module does, and records
+the inputs it was given and its destroy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, node_json
+
+REPO = Path(__file__).resolve().parents[1]
+AGENTPOOL = "kubernetes.azure.com/agentpool"
+
+FAKE_AZURE_MODULE_DOUBLE = """
+variable "cluster_name" { type = string }
+variable "run_id" { type = string }
+variable "scenario" { type = string }
+variable "owner" { type = string }
+variable "deletion_delay" { type = string }
+variable "node_pools" { type = any }
+variable "fake_kubeconfig" { type = string }
+variable "fake_record" { type = string }
+
+resource "terraform_data" "cluster" {
+  input = {
+    record = var.fake_record
+    inputs = jsonencode({
+      cluster_name = var.cluster_name, run_id = var.run_id, scenario = var.scenario,
+      owner = var.owner, deletion_delay = var.deletion_delay, node_pools = var.node_pools
+    })
+  }
+  provisioner "local-exec" {
+    command = "printf '%s\\\\n' \\"$INPUTS\\" >> \\"$RECORD\\""
+    environment = { INPUTS = self.input.inputs, RECORD = self.input.record }
+  }
+  provisioner "local-exec" {
+    when    = destroy
+    command = "echo destroyed >> \\"$RECORD.destroyed\\""
+    environment = { RECORD = self.input.record }
+  }
+}
+
+output "kubeconfig" {
+  value     = var.fake_kubeconfig
+  sensitive = true
+}
+
+output "node_pools" {
+  value = { for pool in var.node_pools : pool.name => { count = pool.count, labels = pool.labels } }
+}
+"""
+
+SAME_NODE_SUITE = """
+import pytest
+from test_iperf3 import measure
+
+
+@pytest.mark.scenario("same_node.yaml")
+def test_same_node(target, case, record_samples):
+    measure(target, case, record_samples)
+"""
+
+AKS_TARGET = """
+target:
+  aks:
+    cluster:
+      node_pools: [{name: bench, count: 2, labels: {role: bench}}]
+    node_selector: {role: bench}
+    placement: %s
+"""
+
+
+@pytest.fixture
+def api():
+    with FakeApiServerDouble() as double:
+        double.nodes = [node_json(name, labels={AGENTPOOL: "bench", "role": "bench"}) for name in ("n1", "n2")]
+        yield double
+
+
+@pytest.fixture
+def suite(pytester, api, monkeypatch):
+    """benchmarks/network as it is, the fake cluster's kubeconfig, and the fake azure module."""
+    for name in ("test_iperf3.py", "iperf3.yaml", "iperf3-shaped.yaml"):
+        shutil.copy(REPO / "benchmarks" / "network" / name, pytester.path / name)
+    (pytester.path / "terraform" / "azure").mkdir(parents=True)
+    (pytester.path / "terraform" / "azure" / "main.tf").write_text(FAKE_AZURE_MODULE_DOUBLE)
+    (pytester.path / "kubeconfig").write_text(api.kubeconfig())
+    monkeypatch.setenv("TF_VAR_fake_kubeconfig", api.kubeconfig())
+    monkeypatch.setenv("TF_VAR_fake_record", str(pytester.path / "applied"))
+    pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    return pytester
+
+
+def with_aks_target(pytester, scenario: str, placement: str) -> None:
+    path = pytester.path / scenario
+    path.write_text(path.read_text() + AKS_TARGET % placement)
+
+
+def applies(pytester) -> list[dict]:
+    record = pytester.path / "applied"
+    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+
+def written(pytester) -> str:
+    return "".join(p.read_text(errors="replace") for p in (pytester.path / "results").rglob("*") if p.is_file())
+
+
+def read_rows(pytester) -> list[dict]:
+    (results,) = (pytester.path / "results").glob("*/results.jsonl")
+    return [json.loads(line) for line in results.read_text().splitlines()]
+
+
+def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
+    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1")
+
+    result.assert_outcomes(passed=1)
+    rows = read_rows(suite)
+    throughput = next(row for row in rows if row["metric"] == "throughput_received")
+    assert throughput["cloud"] == "existing" and throughput["value"] > 0
+    target = throughput["target"]
+    assert target["kubernetes_version"] == "v1.30.4" and set(target["endpoints"]) == {"server", "client"}
+    assert api.paths("DELETE") == [f"/api/v1/namespaces/{target['namespace']}"] and not api.namespaces
+    assert TOKEN not in written(suite) + result.stdout.str()
+
+
+def test_clusters_are_used_only_when_asked_for(suite):
+    result = suite.runpytest("-m", "not local", "-k", "test_iperf3 and parallel1", "-rs")
+
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(
+        ["*the aks target is used only when asked for: -m aks*", "*-m existing or --telescope-kubeconfig*"]
+    )
+    assert applies(suite) == []
+
+
+def test_aks_is_applied_once_per_cluster_shape_and_destroyed(suite, api):
+    with_aks_target(suite, "iperf3.yaml", "different-node")
+    (suite.path / "same_node.yaml").write_text("benchmark: iperf3\nparams: {duration: 1}\n" + AKS_TARGET % "same-node")
+    suite.makepyfile(test_same_node=SAME_NODE_SUITE)
+    result = suite.runpytest("-m", "aks", "-k", "parallel1 or same_node", "--telescope-deletion-delay", "90m")
+
+    result.assert_outcomes(passed=2)
+    (applied,) = applies(suite)  # one cluster for both scenarios: the same shape
+    assert applied["cluster_name"].startswith("ts-") and applied["run_id"] in result.stdout.str()
+    assert applied["deletion_delay"] == "5400s" and applied["owner"]
+    assert applied["node_pools"] == [{"name": "bench", "count": 2, "labels": {"role": "bench"}}]
+    namespaces = {row["target"]["namespace"] for row in read_rows(suite)}
+    assert len(namespaces) == 2  # each scenario's pods in their own namespace
+    assert sorted(api.paths("DELETE")) == sorted(f"/api/v1/namespaces/{n}" for n in namespaces)
+    assert (suite.path / "applied.destroyed").read_text() == "destroyed\n"
+    result.stdout.fnmatch_lines(["*provision aks (node_pools=*", "*validate aks (cluster=*done in*", "*destroy aks (node_pools=*done in*"])
+    assert TOKEN not in written(suite) + result.stdout.str()
+
+
+def test_a_kept_cluster_reruns_one_case_without_provisioning(suite, api):
+    with_aks_target(suite, "iperf3.yaml", "different-node")
+    run = ["-m", "aks", "-k", "test_iperf3 and parallel1", "--telescope-run-id", "kept-1"]
+
+    first = suite.runpytest_subprocess(*run, "--telescope-keep-target")
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines(["*targets kept: rerun cases on them with --telescope-run-id kept-1*"])
+    assert api.paths("DELETE") == [] and len(api.namespaces) == 1
+    again = suite.runpytest_subprocess(*run)
+    again.assert_outcomes(passed=1)
+    assert len(applies(suite)) == 1  # no second apply, no second validation
+    assert "provision aks" not in again.stdout.str() and "validate aks" not in again.stdout.str()
+    assert not api.namespaces and (suite.path / "applied.destroyed").exists()
+
+
+def test_a_not_ready_node_fails_validation_with_its_conditions(suite, api):
+    api.nodes = [node_json("n1", labels={"role": "bench"}), node_json("n2", ready=False, labels={"role": "bench"})]
+    scenario = suite.path / "iperf3.yaml"
+    scenario.write_text(scenario.read_text() + "target:\n  existing:\n    ready_timeout: 0.1\n"
+                        "    node_pools: {bench: {count: 2, labels: {role: bench}}}\n")
+    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*existing cluster: not ready for benchmarks after 0.1 s:*",
+        "*n2: Ready=False (KubeletNotReady: PLEG is not healthy)*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_telescope_cleanup_destroys_a_kept_cluster(suite, api):
+    with_aks_target(suite, "iperf3.yaml", "different-node")
+    suite.runpytest_subprocess(
+        "-m", "aks", "-k", "test_iperf3 and parallel1", "--telescope-run-id", "kept-2", "--telescope-keep-target"
+    ).assert_outcomes(passed=1)
+
+    cleanup = subprocess.run(
+        [sys.executable, "-m", "pytest_telescope.cli", "cleanup", "--run-id", "kept-2"],
+        cwd=suite.path, capture_output=True, text=True, timeout=120,
+    )
+
+    assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+    assert (suite.path / "applied.destroyed").exists() and not api.namespaces
+    assert not (suite.path / ".telescope" / "kept-2").exists()
+
+
+def collected(marker: str) -> set[str]:
+    listing = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks/", "-m", marker, "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    ).stdout
+    return {line.replace(f"[{marker}-", "[<cloud>-") for line in listing.splitlines() if "::" in line}
+
+
+def test_every_cloud_lists_the_local_cases_and_the_clusters_share_theirs():
+    local = collected("local")
+    local_only = {case for case in local if "test_iperf3_shaped" in case}  # tc shaping of the veth pair
+    clusters = {marker: collected(marker) for marker in ("aks", "eks", "gke", "existing")}
+
+    assert local_only and local - local_only
+    for cases in clusters.values():
+        assert local - local_only <= cases and not local_only & cases
+    assert clusters["aks"] == clusters["eks"] == clusters["gke"]
+    assert clusters["existing"] == clusters["aks"] - {case for case in clusters["aks"] if "test_cl2_autoscale" in case}
