@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from pytest_telescope.redact import Redactor
+
 REPO = Path(__file__).resolve().parents[1]
 
 SUITE = '''
@@ -78,3 +82,25 @@ def test_canaries_stay_out_of_every_output(tmp_path):
         assert canary not in output, f"{name} reached the terminal"
         for file, text in written.items():
             assert canary not in text, f"{name} reached {file}"
+
+
+def test_of_a_kubeconfig_only_its_credentials_are_secret():
+    kubeconfig = yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "bench",
+        "clusters": [{"name": "bench", "cluster": {"server": "https://bench-dns.hcp.eastus2.azmk8s.io:443"}}],
+        "users": [
+            {"name": "admin", "user": {"client-certificate-data": "Q0VSVC1jYW5hcnk=", "client-key-data": "S0VZLWNhbmFyeQ==",
+                                       "token": "token-canary-7c1d"}},
+            {"name": "sso", "user": {"auth-provider": {"config": {"refresh-token": "refresh-canary-2b9e"}}}},
+            {"name": "plugin", "user": {"exec": {"command": "kubelogin", "env": [{"name": "AZURE_SECRET", "value": "exec-canary-88aa"}]}}},
+        ],
+        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "admin"}}],
+    })
+    redactor = Redactor()
+    redactor.add_sensitive_outputs({"kubeconfig": {"value": kubeconfig, "sensitive": True}})
+
+    scrubbed = redactor.scrub(kubeconfig)
+
+    for canary in ("Q0VSVC1jYW5hcnk=", "S0VZLWNhbmFyeQ==", "token-canary-7c1d", "refresh-canary-2b9e", "exec-canary-88aa"):
+        assert canary not in scrubbed
+    assert "kind: Config" in scrubbed and "bench-dns.hcp.eastus2.azmk8s.io" in scrubbed  # ordinary text stays readable

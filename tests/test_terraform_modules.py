@@ -35,6 +35,9 @@ import yaml
 from hcl2.utils import SerializationOptions
 from kubernetes import client, config
 
+from pytest_telescope import scenario
+from pytest_telescope.provision import PROVIDERS
+
 TERRAFORM_DIR = Path(__file__).resolve().parent.parent / "terraform"
 MODULE_DIRS = sorted(path for path in TERRAFORM_DIR.iterdir() if path.is_dir() and any(path.glob("*.tf")))
 CLUSTER_MODULES = ["aws", "azure", "gcp"]
@@ -421,3 +424,22 @@ def test_terraform_validate(module, tmp_path, provider_download):
     report = json.loads(validate.stdout)
     diagnostics = [f"{item['severity']}: {item['summary']}: {item.get('detail', '')}" for item in report["diagnostics"]]
     assert report["valid"], f"terraform/{module} is not valid:\n" + "\n".join(diagnostics)
+
+
+def test_the_suites_cluster_inputs_are_the_modules_variables(cluster_blocks):
+    """What a suite writes under target.<cloud>.cluster reaches the module as TF_VAR_<name>: a typo would
+    only show after a cluster apply started, so it is caught here."""
+    module, blocks = cluster_blocks
+    cloud = {provider.MODULE: name for name, provider in PROVIDERS.items() if name != "local"}[module]
+    variables = named(blocks, "variable")
+    node_pool_type = variables["node_pools"]["type"]
+    inputs = []
+    for path in sorted((TERRAFORM_DIR.parent / "benchmarks").glob("*/*.yaml")):  # the suites' scenarios
+        inputs += [(path.name, scenario.load(path).target_settings(cloud).get("cluster", {}))]
+    assert any(cluster for _, cluster in inputs), f"no suite declares a {cloud} cluster"
+    for name, cluster in inputs:
+        unknown = [key for key in cluster if key not in variables]
+        assert not unknown, f"{name}: target.{cloud}.cluster: {unknown} are not variables of terraform/{module}"
+        for pool in cluster.get("node_pools", []):
+            fields = [field for field in pool if not re.search(rf"\b{field}\s*=", node_pool_type)]
+            assert not fields, f"{name}: target.{cloud}.cluster.node_pools: {fields} are not node pool fields"
