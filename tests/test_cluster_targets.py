@@ -227,3 +227,43 @@ def test_every_cloud_lists_the_local_cases_and_the_clusters_share_theirs():
         assert local - local_only <= cases and not local_only & cases
     assert clusters["aks"] == clusters["eks"] == clusters["gke"]
     assert clusters["existing"] == clusters["aks"] - {case for case in clusters["aks"] if "test_cl2_autoscale" in case}
+
+
+@pytest.fixture
+def cl2_suite(pytester, api, monkeypatch):
+    """benchmarks/kubernetes as it is, on the fake cluster, with the clusterloader2 test double."""
+    shutil.copytree(REPO / "benchmarks" / "kubernetes", pytester.path, dirs_exist_ok=True)
+    (pytester.path / "kubeconfig").write_text(api.kubeconfig())
+    pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    return pytester
+
+
+def cl2_run(pytester, *args: str):
+    fake = REPO / "tests" / "doubles" / "fake_clusterloader2"
+    return pytester.runpytest(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "--telescope-cl2-binary", str(fake),
+        f"--basetemp={pytester.path / 'tmp'}", *args,
+    )
+
+
+def test_clusterloader2_suite_runs_on_a_cluster_of_ones_own(cl2_suite, monkeypatch):
+    monkeypatch.setenv("FAKE_CL2_REPORT", str(REPO / "tests" / "data" / "clusterloader2" / "pod-startup"))
+    result = cl2_run(cl2_suite, "-k", "pod_startup and memory-pods_per_node10")
+
+    result.assert_outcomes(passed=1)
+    rows = read_rows(cl2_suite)
+    startup = next(row for row in rows if row["metric"] == "pod_startup_p99")
+    assert startup["unit"] == "ms" and startup["slo"]["verdict"] == "pass" and startup["cloud"] == "existing"
+    (call,) = (cl2_suite.path).rglob("fake-clusterloader2-call.json")
+    argv = json.loads(call.read_text())["argv"]
+    assert "--provider=skeleton" in argv  # CL2's generic provider: the cluster is no cloud's
+
+
+def test_a_missing_clusterloader2_binary_is_named_with_the_option(cl2_suite):
+    result = cl2_suite.runpytest(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "--telescope-cl2-binary", "clusterloader2-none",
+        "-k", "pod_startup and memory-pods_per_node10",
+    )
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*clusterloader2-none: not found on PATH; install it or pass --telescope-cl2-binary PATH*"])
