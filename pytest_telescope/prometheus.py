@@ -663,8 +663,9 @@ def parse_sysctl(output: str) -> dict:
 class Measurements:
     """Prometheus for one pytest process: where it comes from, started on first use, stopped at the end.
 
-    ``source`` is ``local`` (start Debian's Prometheus and node-exporter here),
-    ``off``, or the URL of a Prometheus that already scrapes the target. If
+    ``source`` is ``local`` (start Debian's Prometheus and node-exporter here,
+    for targets on this machine), ``off``, or the URL of a Prometheus that
+    already scrapes the target (a cluster's). If
     the local pair cannot start, ``say`` is told once and benchmarks run on
     without measurements.
     """
@@ -679,6 +680,8 @@ class Measurements:
     def available(self, target) -> bool:
         if self.source == "off":
             return False
+        if self.source == "local" and not target.metrics_sources():
+            return False  # a Prometheus started here sees only this machine, not a cluster
         if self._client is None:
             self._connect()
         if self._local is not None and id(target) not in self._attached:

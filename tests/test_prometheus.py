@@ -17,6 +17,7 @@ from pytest_telescope.prometheus import (
     GOLDEN_SIGNALS,
     LocalPrometheus,
     Measurement,
+    Measurements,
     MetricsSource,
     fingerprint,
     measure,
@@ -433,3 +434,14 @@ def test_fingerprint_names_what_it_could_not_run_and_keeps_the_rest(tmp_path, mo
     assert facts["kernel"] == platform.release() and facts["cpus"] == os.cpu_count()
     assert set(facts["unavailable"]) == {"links", "sysctl"}
     assert facts["unavailable"]["links"].startswith("ip: not found on PATH")
+
+
+def test_a_local_prometheus_never_measures_a_cluster():
+    class ClusterTargetDouble:
+        def metrics_sources(self):
+            return []  # a cluster's metrics are in its own Prometheus
+
+    measurements = Measurements("local", say=lambda text: None)
+
+    assert not measurements.available(ClusterTargetDouble())
+    assert measurements._local is None  # nothing was started for it
