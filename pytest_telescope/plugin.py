@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from . import baseline, html, process, publish
+from . import baseline, html, kwok, process, publish
 from . import scenario as scenarios
 from .baseline import BaselineRegression, Tolerance
 from .azure_devops import in_azure_devops, logissue
@@ -32,6 +32,7 @@ from .results import Recorder, rows, utc_now
 from .slo import SLOViolation
 from .summary import MAX_ROWS, table
 from .targets import Target, TargetSpec
+from .targets.kubernetes import KubernetesTarget
 
 # name: (default, help). Each is --telescope-<name> and the ini key telescope_<name>.
 OPTIONS = {
@@ -50,6 +51,7 @@ OPTIONS = {
     "cl2-binary": ("clusterloader2", "the clusterloader2 binary: a path, or a name on PATH"),
     "kperf-binary": ("kperf", "the kperf binary: a path, or a name on PATH"),
     "runkperf-binary": ("runkperf", "the runkperf binary: a path, or a name on PATH"),
+    "kwok-manifests": ("", "kwok's release manifests (a file or directory) for clusters without GitHub access (default: download the pinned release)"),
 }
 # Targets that cost money or act on a cluster of the user's are used only when asked for by name.
 ASKED_FOR_ONLY = ("aks", "eks", "gke", "existing")
@@ -63,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("telescope", "infrastructure benchmarks (pytest-telescope)")
     for name, (default, help_text) in OPTIONS.items():
         key = "telescope_" + name.replace("-", "_")
-        group.addoption(f"--telescope-{name}", dest=key, default=None, help=f"{help_text} (ini: {key})")
+        # argparse formats help with %: a literal one ("5%") must be doubled
+        group.addoption(f"--telescope-{name}", dest=key, default=None, help=f"{help_text.replace('%', '%%')} (ini: {key})")
         parser.addini(key, help_text, default=default)
     group.addoption(
         "--telescope-kubeconfig",
@@ -477,3 +480,24 @@ def kperf_binary(request: pytest.FixtureRequest) -> str:
 def runkperf_binary(request: pytest.FixtureRequest) -> str:
     """Path of the runkperf binary (``--telescope-runkperf-binary``)."""
     return _binary(request, "runkperf-binary")
+
+
+@pytest.fixture(scope="session")
+def kwok_controller(request: pytest.FixtureRequest, target: Target) -> kwok.Controller:
+    """kwok's controller (pinned) on the test's cluster: installed by the first ``kwok_nodes`` call."""
+    if not isinstance(target, KubernetesTarget):
+        pytest.skip("kwok virtual nodes need a Kubernetes target (aks, eks, gke, existing)")
+    source = path_setting(request.config, "kwok-manifests") if setting(request.config, "kwok-manifests") else None
+    controller = kwok.Controller(target.api_client, source)
+    # An xdist worker cannot know whether the others still use it: there the controller stays.
+    if not hasattr(request.config, "workerinput"):
+        request.addfinalizer(controller.remove)
+    return controller
+
+
+@pytest.fixture
+def kwok_nodes(request: pytest.FixtureRequest, target: Target, kwok_controller: kwok.Controller):
+    """``add(count, *, cpu, memory, pods, labels=None)``: Ready kwok virtual nodes, deleted when the test ends."""
+    nodes = kwok.VirtualNodes(target.api_client, kwok_controller, run_id=target.run_id)
+    request.addfinalizer(nodes.remove)
+    return nodes.add

@@ -224,3 +224,10 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(pytester):
     assert sorted({row["repeat"] for row in rows}) == [0, 1, 2]
     report = (pytester.path / "results" / "after" / "report.html").read_text()
     assert "regression -7" in report
+
+
+def test_help_lists_every_option(pytester):
+    result = pytester.runpytest("--help")
+
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--telescope-tolerance*", "*5%*", "*--telescope-kwok-manifests*", "*--telescope-keep-target*"])

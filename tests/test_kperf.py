@@ -91,13 +91,6 @@ def test_runner_group_commands():
     assert kperf.runner_group_delete_command("kperf", "k") == ["kperf", "rg", "--kubeconfig=k", "delete"]
 
 
-def test_nodepool_commands():
-    assert kperf.nodepool_add_command("kperf", "k", "jobs", nodes=100, cpu=32, memory=96, max_pods=110) == [
-        "kperf", "vc", "nodepool", "--kubeconfig=k", "add", "jobs", "--nodes=100", "--cpu=32", "--memory=96", "--max-pods=110",
-    ]
-    assert kperf.nodepool_delete_command("kperf", "k", "jobs") == ["kperf", "vc", "nodepool", "--kubeconfig=k", "delete", "jobs"]
-
-
 def test_command_takes_every_case_parameter_at_its_default():
     assert kperf.command("runkperf", "k", "/w", **case_parameters(kperf))[1] == "bench"
 

@@ -1,7 +1,8 @@
-"""Running clusterloader2 and kperf against the Kubernetes target.
+"""Running clusterloader2 against the Kubernetes target.
 
 The target provides ``target.kubeconfig``; the plugin provides the binaries as the
-``cl2_binary``, ``kperf_binary`` and ``runkperf_binary`` fixtures (paths).
+``cl2_binary``, ``kperf_binary`` and ``runkperf_binary`` fixtures (paths), and kwok virtual
+nodes as ``kwok_nodes``.
 """
 
 from pathlib import Path
@@ -9,8 +10,7 @@ from typing import Callable
 
 import pytest
 
-from pytest_telescope import process
-from pytest_telescope.tools import clusterloader2, kperf
+from pytest_telescope.tools import clusterloader2
 
 CL2_CONFIGS = Path(__file__).parent / "clusterloader2"
 CL2_PROVIDERS = {"aks": "aks", "eks": "eks", "gke": "gke"}
@@ -34,20 +34,3 @@ def clusterloader2_run(target, case, record_samples, cl2_binary, tmp_path) -> Ca
         record_samples(samples)
 
     return run
-
-
-@pytest.fixture
-def virtual_nodepool(target, kperf_binary) -> Callable[..., None]:
-    """Adds kwok virtual nodes (``kperf vc nodepool add``) for the test; removes them after it."""
-    added = []
-
-    def add(name: str, *, nodes: int, cpu: int = 32, memory: int = 256, max_pods: int = 110) -> None:
-        argv = kperf.nodepool_add_command(
-            kperf_binary, target.kubeconfig, name, nodes=nodes, cpu=cpu, memory=memory, max_pods=max_pods
-        )
-        added.append(name)
-        process.run(argv, timeout=1800)
-
-    yield add
-    for name in added:
-        process.run(kperf.nodepool_delete_command(kperf_binary, target.kubeconfig, name), timeout=1800)

@@ -21,7 +21,7 @@ def test_cl2_autoscale(clusterloader2_run):
 
 
 @pytest.mark.scenario("cl2-job-scheduling.yaml")
-def test_cl2_job_scheduling(case, virtual_nodepool, clusterloader2_run):
+def test_cl2_job_scheduling(case, kwok_nodes, clusterloader2_run):
     # CL2's --nodes is the number of virtual nodes the jobs are scheduled to.
-    virtual_nodepool("job-scheduling", nodes=case.params["nodes"])
+    kwok_nodes(case.params["nodes"], cpu=32, memory="256Gi", pods=110)
     clusterloader2_run(timeout=4 * HOUR)

@@ -157,18 +157,6 @@ def runner_group_delete_command(binary: str, kubeconfig: str) -> list[str]:
     return [binary, "rg", f"--kubeconfig={kubeconfig}", "delete"]
 
 
-def nodepool_add_command(
-    binary: str, kubeconfig: str, name: str, *, nodes: int, cpu: int, memory: int, max_pods: int
-) -> list[str]:
-    """kwok virtual nodes (``kperf vc nodepool add``), labelled ``type=kperf-virtualnodes``."""
-    return [binary, "vc", "nodepool", f"--kubeconfig={kubeconfig}", "add", name,
-            f"--nodes={nodes}", f"--cpu={cpu}", f"--memory={memory}", f"--max-pods={max_pods}"]
-
-
-def nodepool_delete_command(binary: str, kubeconfig: str, name: str) -> list[str]:
-    return [binary, "vc", "nodepool", f"--kubeconfig={kubeconfig}", "delete", name]
-
-
 def load_profile(params: Mapping[str, Any]) -> str:
     """The load profile YAML of a case (``version: 1``, ``spec`` with its request mix), as
     ``kperf runner run --config`` and a runner group's ``loadProfile`` take it.
