@@ -12,7 +12,6 @@ kwok-controller Deployment exists.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +23,8 @@ from kubernetes import client
 
 from pytest_telescope import kwok
 from pytest_telescope.errors import ProvisionError
+
+from doubles.fake_apiserver import json_body, send_json, status_json
 
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 RUN_ID = "20261123T122302Z-dc5148"
@@ -78,10 +79,6 @@ spec:
   next: {statusTemplate: "phase: Running"}
 ---
 """
-
-
-def status_json(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
 
 
 def serve(handler_class) -> tuple[ThreadingHTTPServer, threading.Thread]:
@@ -421,15 +418,7 @@ def _api_handler(double: FakeKwokApiDouble):
 
         def _serve(self):
             url = urlparse(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            code, answer = double.answer(self.command, url.path, parse_qs(url.query), body)
-            data = json.dumps(answer).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, *double.answer(self.command, url.path, parse_qs(url.query), json_body(self)))
 
         do_GET = do_POST = do_DELETE = _serve
 

@@ -56,6 +56,20 @@ def status_json(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
 
 
+def json_body(handler: BaseHTTPRequestHandler) -> dict | None:
+    length = int(handler.headers.get("Content-Length") or 0)
+    return json.loads(handler.rfile.read(length)) if length else None
+
+
+def send_json(handler: BaseHTTPRequestHandler, code: int, answer: dict) -> None:
+    data = json.dumps(answer).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class FakeApiServerDouble:
     """Test double of a Kubernetes API server: nodes, namespaces, pods, PVCs, and exec run locally."""
 
@@ -189,16 +203,9 @@ def _handler(double: FakeApiServerDouble):
                 double.authorization.add(self.headers["Authorization"])
             if url.path.endswith("/exec"):
                 return self._websocket(parse_qs(url.query))
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            body = json_body(self)
             double.requests.append((self.command, url.path, body))
-            code, answer = double.answer(self.command, url.path, body)
-            data = json.dumps(answer).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, *double.answer(self.command, url.path, body))
 
         do_GET = do_POST = do_DELETE = _serve
 
