@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 import jsonschema
 import yaml
@@ -66,7 +67,7 @@ def load(path: Path) -> Scenario:
     cases = _cases(path, document, defaults)
     measurements = _measurements(document)
     metrics = {**tool.METRICS, **{m.name: m.unit for m in measurements}}
-    thresholds = _thresholds(path, document.get("slo", {}), metrics, defaults)
+    thresholds = _thresholds(path, document.get("slo", {}), tool, metrics, defaults)
     return Scenario(
         path=path,
         benchmark=document["benchmark"],
@@ -121,7 +122,7 @@ def _check_schema(path: Path, document: dict) -> None:
         known = ", ".join(error.schema.get("properties", {}))
         raise ScenarioError(path, ".".join(filter(None, [key, unknown[0]])), f"unknown key (known here: {known})")
     if key.startswith("slo.") and error.validator in ("oneOf", "anyOf"):
-        raise ScenarioError(path, key, "a threshold needs min and/or max (and may have unit, clouds, when)")
+        raise ScenarioError(path, key, "a threshold needs min and/or max (and may have unit, clouds, when), or is off to switch a default off")
     raise ScenarioError(path, key, error.message)
 
 
@@ -182,14 +183,31 @@ def _case_id(params: dict) -> str:
     return "-".join(parts) or "default"
 
 
-def _thresholds(path: Path, slo: dict, metrics: dict, defaults: dict) -> tuple[Threshold, ...]:
+def _thresholds(path: Path, slo: dict, tool: ModuleType, metrics: dict, defaults: dict) -> tuple[Threshold, ...]:
+    """The suite's own thresholds, then the tool's ``DEFAULT_SLO`` as optional thresholds on
+    every metric the suite does not name; ``metric: false`` (``off``) drops a default."""
+    default_slo = getattr(tool, "DEFAULT_SLO", {})
+    for metric, entries in slo.items():
+        if entries is False and metric not in default_slo:
+            known = ", ".join(default_slo) or "none"
+            raise ScenarioError(path, f"slo.{metric}", f"no default threshold to switch off (defaults: {known})")
+    own = {metric: entries for metric, entries in slo.items() if entries is not False}
+    inherited = {metric: entries for metric, entries in default_slo.items() if metric not in slo}
+    return _threshold_entries(path, "slo", own, metrics, defaults, optional=False) + _threshold_entries(
+        path, f"{tool.__name__}.DEFAULT_SLO", inherited, metrics, defaults, optional=True
+    )
+
+
+def _threshold_entries(
+    path: Path, prefix: str, slo: dict, metrics: dict, defaults: dict, *, optional: bool
+) -> tuple[Threshold, ...]:
     thresholds = []
     for metric, entries in slo.items():
         if metric not in metrics:
-            raise ScenarioError(path, f"slo.{metric}", f"unknown metric (known: {', '.join(metrics)})")
+            raise ScenarioError(path, f"{prefix}.{metric}", f"unknown metric (known: {', '.join(metrics)})")
         unit = metrics[metric]
         for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
-            key = f"slo.{metric}" + (f".{index}" if isinstance(entries, list) else "")
+            key = f"{prefix}.{metric}" + (f".{index}" if isinstance(entries, list) else "")
             when = entry.get("when", {})
             for name in when:
                 if name not in defaults:
@@ -201,5 +219,5 @@ def _thresholds(path: Path, slo: dict, metrics: dict, defaults: dict) -> tuple[T
                     limit = units.convert(entry[bound], entry.get("unit", unit), unit)
                 except ValueError:
                     raise ScenarioError(path, f"{key}.unit", f"{entry['unit']!r} does not measure {metric} ({unit})") from None
-                thresholds.append(Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when))
+                thresholds.append(Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when, optional))
     return tuple(thresholds)

@@ -17,7 +17,9 @@ class Threshold:
     """``metric op limit``, with the limit already in the metric's own unit.
 
     ``clouds`` and ``when`` narrow where the threshold applies: to some
-    clouds, and to cases whose parameters have the given values.
+    clouds, and to cases whose parameters have the given values. An
+    ``optional`` threshold (a tool's default SLO) judges its metric only
+    when the test measured it.
     """
 
     metric: str
@@ -26,6 +28,7 @@ class Threshold:
     unit: str
     clouds: tuple[str, ...] = ()
     when: dict = field(default_factory=dict)
+    optional: bool = False
 
     def applies_to(self, cloud: str, params: dict) -> bool:
         if self.clouds and cloud not in self.clouds:
@@ -79,11 +82,15 @@ class SLOViolation(AssertionError):
 
 
 def evaluate(thresholds: Iterable[Threshold], samples: list[Sample]) -> list[Verdict]:
-    """Judge every sample of each threshold's metric; a metric with no sample fails."""
+    """Judge every sample of each threshold's metric; a metric with no sample fails,
+    unless its threshold is optional, which then gives no verdict."""
     verdicts = []
     for threshold in thresholds:
         matching = [s for s in samples if s.metric == threshold.metric]
-        verdicts += [Verdict(threshold, s) for s in matching] or [Verdict(threshold, None)]
+        if matching:
+            verdicts += [Verdict(threshold, s) for s in matching]
+        elif not threshold.optional:
+            verdicts.append(Verdict(threshold, None))
     return verdicts
 
 

@@ -63,7 +63,7 @@ output "node_pools" {
 
 SAME_NODE_SUITE = """
 import pytest
-from test_iperf3 import measure
+from test_suite_iperf3 import measure
 
 
 @pytest.mark.scenario("same_node.yaml")
@@ -91,8 +91,7 @@ def api():
 @pytest.fixture
 def suite(pytester, api, monkeypatch):
     """benchmarks/network as it is, the fake cluster's kubeconfig, and the fake azure module."""
-    for name in ("test_iperf3.py", "iperf3.yaml", "iperf3-shaped.yaml"):
-        shutil.copy(REPO / "benchmarks" / "network" / name, pytester.path / name)
+    copy_suite(REPO / "benchmarks" / "network", pytester.path)
     (pytester.path / "terraform" / "azure").mkdir(parents=True)
     (pytester.path / "terraform" / "azure" / "main.tf").write_text(FAKE_AZURE_MODULE_DOUBLE)
     (pytester.path / "kubeconfig").write_text(api.kubeconfig())
@@ -100,6 +99,14 @@ def suite(pytester, api, monkeypatch):
     monkeypatch.setenv("TF_VAR_fake_record", str(pytester.path / "applied"))
     pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     return pytester
+
+
+def copy_suite(suite: Path, destination: Path) -> None:
+    """A suite of benchmarks/ as it is, but for its test files' names: tests/ has modules of the same
+    names, already imported in this process."""
+    shutil.copytree(suite, destination, dirs_exist_ok=True)
+    for test_file in destination.glob("test_*.py"):
+        test_file.rename(destination / f"test_suite_{test_file.name[5:]}")
 
 
 def with_aks_target(pytester, scenario: str, placement: str) -> None:
@@ -232,7 +239,7 @@ def test_every_cloud_lists_the_local_cases_and_the_clusters_share_theirs():
 @pytest.fixture
 def cl2_suite(pytester, api, monkeypatch):
     """benchmarks/kubernetes as it is, on the fake cluster, with the clusterloader2 test double."""
-    shutil.copytree(REPO / "benchmarks" / "kubernetes", pytester.path, dirs_exist_ok=True)
+    copy_suite(REPO / "benchmarks" / "kubernetes", pytester.path)
     (pytester.path / "kubeconfig").write_text(api.kubeconfig())
     pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     return pytester

@@ -10,7 +10,9 @@ import yaml
 
 from pytest_telescope import scenario
 from pytest_telescope.errors import ToolError
+from pytest_telescope.results import Recorder
 from pytest_telescope.samples import Sample
+from pytest_telescope.slo import SLOViolation
 from pytest_telescope.tools import case_parameters, clusterloader2
 
 DATA = Path(__file__).parent / "data" / "clusterloader2"
@@ -442,3 +444,76 @@ def test_every_suite_case_names_a_test_config_and_builds_a_command(name, tmp_pat
         assert config.is_file(), f"{name}: {case.id}: no {config}"
         assert clusterloader2.command("cl2", "k", "r", "o", **case.params)[1] == f"--testconfig={case.params['testconfig']}"
         clusterloader2.render_overrides(case.params)
+
+
+@pytest.mark.parametrize(("name", "limit"), [("cl2-pod-startup.yaml", "15000"), ("cl2-job-scheduling.yaml", "60000"), ("cl2-load.yaml", "5000")])
+def test_suite_pod_startup_threshold_replaces_the_upstream_default(name, limit):
+    suite = scenario.load(SUITES / name)
+    for case in suite.cases:
+        thresholds = [str(t) for t in suite.thresholds_for("aks", case.params) if t.metric == "pod_startup_p99"]
+        assert thresholds == [f"pod_startup_p99 <= {limit} ms"], case.id
+
+
+# Default SLOs judged on a report
+
+
+def load_case_recorder(case_index: int = 0) -> Recorder:
+    """A recorder for a case of the cl2-load suite, whose only own threshold is on network programming latency."""
+    suite = scenario.load(SUITES / "cl2-load.yaml")
+    case = suite.cases[case_index]
+    thresholds = suite.thresholds_for("aks", case.params)
+    return Recorder(cloud="aks", benchmark="clusterloader2", case=case.id, params=case.params, thresholds=thresholds)
+
+
+def test_recorded_load_report_meets_the_defaults_and_pod_startup_is_not_required():
+    samples = clusterloader2.parse(DATA / "load")
+    assert not of(samples, "pod_startup_p99")
+    recorder = load_case_recorder()
+    recorder(samples)
+    recorder.check()
+    judged = {verdict.threshold.metric for verdict in recorder.verdicts()}
+    assert judged == {"network_programming_latency_p99", *(m for m in clusterloader2.DEFAULT_SLO if m != "pod_startup_p99")}
+
+
+def test_api_call_latency_above_1s_for_scope_resource_fails_with_the_numbers(tmp_path):
+    report = tmp_path / "report"
+    shutil.copytree(DATA / "load", report)
+    (path,) = report.glob("APIResponsivenessPrometheus_load_*.json")
+    raw = json.loads(path.read_text())
+    (binding,) = [item for item in raw["dataItems"] if item["labels"]["Subresource"] == "binding"]
+    binding["data"]["Perc99"] = 1532.4
+    path.write_text(json.dumps(raw))
+    recorder = load_case_recorder()
+    recorder(clusterloader2.parse(report))
+    with pytest.raises(SLOViolation) as raised:
+        recorder.check()
+    assert str(raised.value).splitlines() == [
+        "1 SLO violation:",
+        "  api_call_latency_p99_resource count=3000 measurement=APIResponsivenessPrometheus resource=pods scope=resource "
+        "slow_count=0 subresource=binding verb=POST = 1532.4 ms, expected <= 1000 ms",
+    ]
+
+
+def test_a_switched_off_default_no_longer_fails_the_case(tmp_path):
+    report = tmp_path / "report"
+    shutil.copytree(DATA / "load", report)
+    (path,) = report.glob("APIResponsivenessPrometheus_load_*.json")
+    raw = json.loads(path.read_text())
+    for item in raw["dataItems"]:
+        item["data"]["Perc99"] = 45000
+    path.write_text(json.dumps(raw))
+    samples = clusterloader2.parse(report)
+    suite_path = tmp_path / "cl2.yaml"
+    suite_path.write_text(
+        "benchmark: clusterloader2\nslo:\n"
+        + "".join(f"  api_call_latency_p99_{scope}: off\n" for scope in ("resource", "namespace", "cluster", "nonresource"))
+    )
+    suite = scenario.load(suite_path)
+    recorder = Recorder(cloud="gke", benchmark="clusterloader2", case="default", params={}, thresholds=suite.thresholds_for("gke", {}))
+    recorder(samples)
+    recorder.check()
+    assert recorder.verdicts() == []
+    with_defaults = load_case_recorder()
+    with_defaults(samples)
+    with pytest.raises(SLOViolation, match=rf"^{len(raw['dataItems'])} SLO violations:"):
+        with_defaults.check()

@@ -29,8 +29,9 @@ def cases_by_id(suite: scenario.Scenario) -> dict[str, dict]:
 def test_iperf3_scenario_cases():
     suite = scenario.load(BENCHMARKS / "network" / "iperf3.yaml")
     assert suite.benchmark == "iperf3"
-    assert suite.clouds == ("local", "aks", "eks", "gke")
+    assert suite.clouds == ("local", "aks", "eks", "gke", "existing")
     assert suite.target_settings("local") == {}
+    assert suite.target_settings("aks")["node_selectors"] == {"server": {"telescope-role": "server"}, "client": {"telescope-role": "client"}}
     assert [case.id for case in suite.cases] == ["tcp-parallel1", "tcp-parallel4", "tcp-reverse", "udp-200M"]
     assert cases_by_id(suite) == {
         "tcp-parallel1": {"duration": 3, "protocol": "tcp", "parallel": 1},
@@ -286,7 +287,7 @@ BAD = [
     pytest.param(
         "benchmark: iperf3\nclouds: [local, azure]\n",
         "clouds.1",
-        "'azure' is not one of ['local', 'aks', 'eks', 'gke']",
+        "'azure' is not one of ['local', 'aks', 'eks', 'gke', 'existing']",
         id="unknown-cloud",
     ),
     pytest.param(
@@ -305,6 +306,24 @@ BAD = [
         "benchmark: iperf3\nmatrix: {parallel: 4}\n", "matrix.parallel", "is not of type 'array'", id="matrix-not-a-list"
     ),
     pytest.param("benchmark: iperf3\nmatrix: {parallel: []}\n", "matrix.parallel", "non-empty", id="empty-matrix-list"),
+    pytest.param(
+        "benchmark: fio\nslo:\n  read_iops: off\n",
+        "slo.read_iops",
+        "no default threshold to switch off (defaults: none)",
+        id="switch-off-without-a-default",
+    ),
+    pytest.param(
+        "benchmark: clusterloader2\nslo:\n  pod_startup_p90: off\n",
+        "slo.pod_startup_p90",
+        "no default threshold to switch off (defaults: api_call_latency_p99_resource,",
+        id="switch-off-a-metric-the-tool-has-no-default-for",
+    ),
+    pytest.param(
+        "benchmark: clusterloader2\nslo:\n  pod_startup_p99: on\n",
+        "slo.pod_startup_p99",
+        "a threshold needs min and/or max",
+        id="switch-on-is-not-a-threshold",
+    ),
 ]
 
 
@@ -373,6 +392,63 @@ def test_when_matches_a_parameter_left_at_its_default(tmp_path):
     assert [case.id for case in suite.cases] == ["parallel1", "parallel4"]
     for case in suite.cases:
         assert [str(t) for t in suite.thresholds_for("local", case.params)] == ["throughput_received >= 500 Mbit/s"]
+
+
+# The tool's default SLO
+
+
+CL2_DEFAULTS = [
+    "api_call_latency_p99_resource <= 1000 ms",
+    "api_call_latency_p99_namespace <= 30000 ms",
+    "api_call_latency_p99_cluster <= 30000 ms",
+    "api_call_latency_p99_nonresource <= 30000 ms",
+    "pod_startup_p99 <= 5000 ms",
+]
+
+
+@pytest.mark.parametrize("cloud", scenario.CLOUDS)
+def test_default_slo_applies_as_optional_thresholds_on_every_cloud(tmp_path, cloud):
+    suite = scenario.load(write(tmp_path, "benchmark: clusterloader2\nparams: {testconfig: load/config.yaml}\n"))
+    thresholds = suite.thresholds_for(cloud, suite.cases[0].params)
+    assert [str(t) for t in thresholds] == CL2_DEFAULTS
+    assert all(t.optional for t in thresholds)
+
+
+def test_suite_threshold_replaces_the_default_on_its_metric(tmp_path):
+    path = write(tmp_path, "benchmark: clusterloader2\nslo:\n  pod_startup_p99: {max: 15, unit: s, clouds: [aks]}\n")
+    suite = scenario.load(path)
+    assert [t for t in suite.thresholds if t.metric == "pod_startup_p99"] == [
+        Threshold("pod_startup_p99", "<=", 15000, "ms", ("aks",))
+    ]
+    assert [str(t) for t in suite.thresholds_for("aks", {})] == ["pod_startup_p99 <= 15000 ms", *CL2_DEFAULTS[:4]]
+    # Replaced entirely: where the suite's threshold does not apply, the default does not come back.
+    assert [str(t) for t in suite.thresholds_for("eks", {})] == CL2_DEFAULTS[:4]
+
+
+def test_suite_list_of_thresholds_replaces_the_default(tmp_path):
+    path = write(tmp_path, "benchmark: kperf\nslo:\n  error_rate:\n    - {max: 5}\n    - {max: 0.5, clouds: [aks]}\n")
+    suite = scenario.load(path)
+    assert [(str(t), t.optional) for t in suite.thresholds_for("aks", {})] == [
+        ("error_rate <= 5 %", False),
+        ("error_rate <= 0.5 %", False),
+        ("latency_p99 <= 30 s", True),
+    ]
+
+
+@pytest.mark.parametrize("spelling", ["off", "false"])
+def test_a_suite_switches_a_default_off(tmp_path, spelling):
+    path = write(tmp_path, f"benchmark: clusterloader2\nslo:\n  pod_startup_p99: {spelling}\n  api_call_latency_p99_cluster: {spelling}\n")
+    suite = scenario.load(path)
+    assert [str(t) for t in suite.thresholds] == [
+        "api_call_latency_p99_resource <= 1000 ms",
+        "api_call_latency_p99_namespace <= 30000 ms",
+        "api_call_latency_p99_nonresource <= 30000 ms",
+    ]
+
+
+def test_a_tool_without_a_default_slo_adds_no_threshold(tmp_path):
+    assert not hasattr(iperf3, "DEFAULT_SLO")
+    assert scenario.load(write(tmp_path, "benchmark: iperf3\n")).thresholds == ()
 
 
 # Case ids

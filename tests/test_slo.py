@@ -72,6 +72,26 @@ def test_metric_with_no_sample_fails():
     assert str(verdict) == "throughput_received was not measured, expected >= 500 Mbit/s"
 
 
+def test_optional_threshold_on_a_metric_with_no_sample_gives_no_verdict():
+    optional = Threshold("pod_startup_p99", "<=", 5000, "ms", optional=True)
+    assert evaluate([optional], [Sample("api_call_latency_p99_resource", 20, "ms")]) == []
+
+
+def test_optional_threshold_judges_a_measured_metric():
+    optional = Threshold("pod_startup_p99", "<=", 5000, "ms", optional=True)
+    fast, slow = Sample("pod_startup_p99", 4.2, "s"), Sample("pod_startup_p99", 6100, "ms", {"pods": "stateful"})
+    verdicts = evaluate([optional], [fast, slow])
+    assert [(v.sample, v.passed) for v in verdicts] == [(fast, True), (slow, False)]
+    assert str(verdicts[1]) == "pod_startup_p99 pods=stateful = 6100 ms, expected <= 5000 ms"
+
+
+def test_only_the_required_of_two_unmeasured_thresholds_fails():
+    optional = Threshold("pod_startup_p99", "<=", 5000, "ms", optional=True)
+    (verdict,) = evaluate([optional, AT_LEAST_500], [])
+    assert verdict.threshold is AT_LEAST_500
+    assert verdict.passed is False
+
+
 def test_every_sample_of_a_metric_is_judged():
     samples = [
         Sample("read_clat_p99", 100, "us", {"job": "a"}),
