@@ -285,3 +285,16 @@ def test_kwok_nodes_need_a_kubernetes_target(pytester):
 
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*kwok virtual nodes need a Kubernetes target (aks, eks, gke, existing)*"])
+
+
+def test_under_xdist_the_workers_share_the_cluster_and_its_namespace(suite, api):
+    result = suite.runpytest_subprocess(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and tcp", "-n", "2"
+    )
+
+    result.assert_outcomes(passed=3)
+    rows = read_rows(suite)
+    assert {row["case"] for row in rows} == {"tcp-parallel1", "tcp-parallel4", "tcp-reverse"}
+    (namespace,) = {row["target"]["namespace"] for row in rows}
+    assert api.paths("POST").count("/api/v1/namespaces") >= 1 and not api.namespaces
+    assert api.paths("DELETE") == [f"/api/v1/namespaces/{namespace}"]  # by the controller, once
