@@ -298,3 +298,24 @@ def test_under_xdist_the_workers_share_the_cluster_and_its_namespace(suite, api)
     (namespace,) = {row["target"]["namespace"] for row in rows}
     assert api.paths("POST").count("/api/v1/namespaces") >= 1 and not api.namespaces
     assert api.paths("DELETE") == [f"/api/v1/namespaces/{namespace}"]  # by the controller, once
+
+
+def test_an_api_call_latency_above_its_upstream_slo_fails_the_cl2_test_with_the_numbers(cl2_suite, monkeypatch, tmp_path):
+    report = tmp_path / "load-report"
+    shutil.copytree(REPO / "tests" / "data" / "clusterloader2" / "load", report)
+    (path,) = report.glob("APIResponsivenessPrometheus_load_*.json")
+    recorded = json.loads(path.read_text())
+    (binding,) = [item for item in recorded["dataItems"] if item["labels"]["Subresource"] == "binding"]
+    binding["data"]["Perc99"] = 1532.4  # CL2's SLO for scope=resource calls is 1 s: a default of the suite
+    path.write_text(json.dumps(recorded))
+    monkeypatch.setenv("FAKE_CL2_REPORT", str(report))
+
+    result = cl2_run(cl2_suite, "-k", "cl2_load and pods_per_node10")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*1 SLO violation:*",
+        "*api_call_latency_p99_resource * subresource=binding verb=POST = 1532.4 ms, expected <= 1000 ms*",
+    ])
+    verdicts = {row["slo"]["verdict"] for row in read_rows(cl2_suite) if row["metric"] == "api_call_latency_p99_resource"}
+    assert verdicts == {"pass", "fail"}
