@@ -23,3 +23,8 @@ def test_iperf3(target, case, record_samples):
 @pytest.mark.scenario("iperf3-shaped.yaml")
 def test_iperf3_shaped(target, case, record_samples):
     measure(target, case, record_samples)
+
+
+@pytest.mark.scenario("iperf3-cross-zone.yaml")
+def test_iperf3_cross_zone(target, case, record_samples):
+    measure(target, case, record_samples)
