@@ -56,11 +56,14 @@ class Recorder:
                 raise TypeError(f"record_samples takes a Sample or Samples, not {type(sample).__name__}")
         self.samples += [(stamp, self.repeat, sample) for sample in batch]
 
-    def expect(self, metric: str, *, min: float | None = None, max: float | None = None, unit: str) -> None:
-        """Add a threshold from the test itself, next to the scenario's."""
+    def expect(
+        self, metric: str, *, min: float | None = None, max: float | None = None, unit: str, labels: dict | None = None
+    ) -> None:
+        """Add a threshold from the test itself, next to the scenario's; with ``labels``,
+        it judges only the samples of ``metric`` whose labels have these values."""
         for op, limit in ((">=", min), ("<=", max)):
             if limit is not None:
-                self.thresholds.append(Threshold(metric, op, limit, unit))
+                self.thresholds.append(Threshold(metric, op, limit, unit, labels=dict(labels or {})))
 
     def verdicts(self) -> list[Verdict]:
         """Thresholds judged on the median of each metric's repeats."""

@@ -122,7 +122,7 @@ def _check_schema(path: Path, document: dict) -> None:
         known = ", ".join(error.schema.get("properties", {}))
         raise ScenarioError(path, ".".join(filter(None, [key, unknown[0]])), f"unknown key (known here: {known})")
     if key.startswith("slo.") and error.validator in ("oneOf", "anyOf"):
-        raise ScenarioError(path, key, "a threshold needs min and/or max (and may have unit, clouds, when), or is off to switch a default off")
+        raise ScenarioError(path, key, "a threshold needs min and/or max (and may have unit, clouds, when, labels), or is off to switch a default off")
     raise ScenarioError(path, key, error.message)
 
 
@@ -219,5 +219,7 @@ def _threshold_entries(
                     limit = units.convert(entry[bound], entry.get("unit", unit), unit)
                 except ValueError:
                     raise ScenarioError(path, f"{key}.unit", f"{entry['unit']!r} does not measure {metric} ({unit})") from None
-                thresholds.append(Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when, optional))
+                thresholds.append(
+                    Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when, optional, entry.get("labels", {}))
+                )
     return tuple(thresholds)

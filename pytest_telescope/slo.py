@@ -17,9 +17,11 @@ class Threshold:
     """``metric op limit``, with the limit already in the metric's own unit.
 
     ``clouds`` and ``when`` narrow where the threshold applies: to some
-    clouds, and to cases whose parameters have the given values. An
-    ``optional`` threshold (a tool's default SLO) judges its metric only
-    when the test measured it.
+    clouds, and to cases whose parameters have the given values. ``labels``
+    narrow what it judges: the samples of its metric whose labels have
+    these values (compared as text, as sample labels are). An ``optional``
+    threshold (a tool's default SLO) judges its metric only when the test
+    measured it.
     """
 
     metric: str
@@ -29,17 +31,22 @@ class Threshold:
     clouds: tuple[str, ...] = ()
     when: dict = field(default_factory=dict)
     optional: bool = False
+    labels: dict = field(default_factory=dict)
 
     def applies_to(self, cloud: str, params: dict) -> bool:
         if self.clouds and cloud not in self.clouds:
             return False
         return all(params.get(key) == value for key, value in self.when.items())
 
+    def selects(self, sample: Sample) -> bool:
+        """The sample is of this threshold's metric and has its labels."""
+        return sample.metric == self.metric and all(sample.labels.get(key) == str(value) for key, value in self.labels.items())
+
     def holds(self, sample: Sample) -> bool:
         return _OPERATORS[self.op](units.convert(sample.value, sample.unit, self.unit), self.limit)
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {_number(self.limit)} {self.unit}"
+        return f"{self.metric}{_labels(self.labels)} {self.op} {_number(self.limit)} {self.unit}"
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,11 @@ class Verdict:
     def __str__(self) -> str:
         t = self.threshold
         if self.sample is None:
-            return f"{t.metric} was not measured, expected {t.op} {_number(t.limit)} {t.unit}"
+            return f"{t.metric}{_labels(t.labels)} was not measured, expected {t.op} {_number(t.limit)} {t.unit}"
         if self.incomparable:
             return f"{t.metric} is measured in {self.sample.unit}, which cannot be compared with {t.unit}"
-        labels = "".join(f" {k}={v}" for k, v in sorted(self.sample.labels.items()))
         return (
-            f"{t.metric}{labels} = {_number(self.sample.value)} {self.sample.unit}, "
+            f"{t.metric}{_labels(self.sample.labels)} = {_number(self.sample.value)} {self.sample.unit}, "
             f"expected {t.op} {_number(t.limit)} {t.unit}"
         )
 
@@ -82,11 +88,11 @@ class SLOViolation(AssertionError):
 
 
 def evaluate(thresholds: Iterable[Threshold], samples: list[Sample]) -> list[Verdict]:
-    """Judge every sample of each threshold's metric; a metric with no sample fails,
-    unless its threshold is optional, which then gives no verdict."""
+    """Judge every sample each threshold selects (of its metric, with its labels); a threshold
+    that selects no sample fails, unless it is optional, which then gives no verdict."""
     verdicts = []
     for threshold in thresholds:
-        matching = [s for s in samples if s.metric == threshold.metric]
+        matching = [s for s in samples if threshold.selects(s)]
         if matching:
             verdicts += [Verdict(threshold, s) for s in matching]
         elif not threshold.optional:
@@ -96,3 +102,7 @@ def evaluate(thresholds: Iterable[Threshold], samples: list[Sample]) -> list[Ver
 
 def _number(value: float) -> str:
     return f"{value:.6g}"
+
+
+def _labels(labels: dict) -> str:
+    return "".join(f" {key}={value}" for key, value in sorted(labels.items()))

@@ -239,7 +239,7 @@ BAD = [
     pytest.param(
         "benchmark: iperf3\nslo:\n  throughput_received: {min: 1, units: Mbit/s}\n",
         "slo.throughput_received.units",
-        "unknown key (known here: min, max, unit, clouds, when)",
+        "unknown key (known here: min, max, unit, clouds, when, labels)",
         id="unknown-key-in-threshold",
     ),
     pytest.param(
@@ -319,6 +319,30 @@ BAD = [
         id="switch-off-a-metric-the-tool-has-no-default-for",
     ),
     pytest.param(
+        "benchmark: kperf\nslo:\n  latency_p99: {max: 30, labels: {verb: [LIST, GET]}}\n",
+        "slo.latency_p99.labels.verb",
+        "['LIST', 'GET'] is not of type 'string', 'number'",
+        id="list-for-a-label-value",
+    ),
+    pytest.param(
+        "benchmark: kperf\nslo:\n  latency_p99:\n    - {max: 30}\n    - {max: 5, labels: {verb: [LIST]}}\n",
+        "slo.latency_p99.1.labels.verb",
+        "['LIST'] is not of type 'string', 'number'",
+        id="list-for-a-label-value-in-list",
+    ),
+    pytest.param(
+        "benchmark: kperf\nslo:\n  latency_p99: {max: 30, labels: [verb, LIST]}\n",
+        "slo.latency_p99.labels",
+        "['verb', 'LIST'] is not of type 'object'",
+        id="list-for-labels",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nslo:\n  cpu_utilization: {max: 80, labels: {role: true}}\n",
+        "slo.cpu_utilization.labels.role",
+        "True is not of type 'string', 'number'",
+        id="bool-for-a-label-value",
+    ),
+    pytest.param(
         "benchmark: clusterloader2\nslo:\n  pod_startup_p99: on\n",
         "slo.pod_startup_p99",
         "a threshold needs min and/or max",
@@ -392,6 +416,45 @@ def test_when_matches_a_parameter_left_at_its_default(tmp_path):
     assert [case.id for case in suite.cases] == ["parallel1", "parallel4"]
     for case in suite.cases:
         assert [str(t) for t in suite.thresholds_for("local", case.params)] == ["throughput_received >= 500 Mbit/s"]
+
+
+def test_threshold_labels_select_the_samples_it_judges(tmp_path):
+    path = write(
+        tmp_path,
+        "benchmark: clusterloader2\nslo:\n"
+        "  api_call_latency_p99_cluster:\n"
+        "    - {max: 30, unit: s}\n"
+        "    - {max: 5, unit: s, labels: {verb: LIST, resource: pods}}\n"
+        "  scale_up_nodes_time: {max: 600, labels: {nodes_percent: 50}}\n"
+        "  cpu_utilization: {max: 80, labels: {role: client}}\n",
+    )
+    suite = scenario.load(path)
+    own = [t for t in suite.thresholds if not t.optional]
+    assert own == [
+        Threshold("api_call_latency_p99_cluster", "<=", 30000, "ms"),
+        Threshold("api_call_latency_p99_cluster", "<=", 5000, "ms", labels={"verb": "LIST", "resource": "pods"}),
+        Threshold("scale_up_nodes_time", "<=", 600, "s", labels={"nodes_percent": 50}),
+        Threshold("cpu_utilization", "<=", 80, "%", labels={"role": "client"}),
+    ]
+    assert [str(t) for t in own] == [
+        "api_call_latency_p99_cluster <= 30000 ms",
+        "api_call_latency_p99_cluster resource=pods verb=LIST <= 5000 ms",
+        "scale_up_nodes_time nodes_percent=50 <= 600 s",
+        "cpu_utilization role=client <= 80 %",
+    ]
+
+
+def test_threshold_labels_apply_with_clouds_and_when(tmp_path):
+    path = write(
+        tmp_path,
+        "benchmark: iperf3\nmatrix: {protocol: [tcp, udp]}\nslo:\n"
+        "  cpu_utilization: {max: 80, labels: {role: client}, when: {protocol: tcp}, clouds: [local]}\n",
+    )
+    suite = scenario.load(path)
+    tcp, udp = (case.params for case in suite.cases)
+    (threshold,) = suite.thresholds_for("local", tcp)
+    assert threshold.labels == {"role": "client"}
+    assert suite.thresholds_for("local", udp) == suite.thresholds_for("aks", tcp) == []
 
 
 # The tool's default SLO

@@ -3,6 +3,7 @@
 import pytest
 
 from pytest_telescope import units
+from pytest_telescope.results import Recorder, rows
 from pytest_telescope.samples import Sample
 from pytest_telescope.slo import SLOViolation, Threshold, Verdict, evaluate
 
@@ -124,6 +125,89 @@ def test_threshold_and_verdict_text():
     assert str(Threshold("throughput_received", ">=", 1000.0, "Mbit/s")) == "throughput_received >= 1000 Mbit/s"
     verdict = Verdict(AT_MOST_50MS, Sample("read_clat_p99", 61234.5678, "us", {"job": "b", "host": "x"}))
     assert str(verdict) == "read_clat_p99 host=x job=b = 61234.6 us, expected <= 50000 us"
+
+
+# Labels: a threshold on some samples of its metric
+
+LIST_WITHIN_30S = Threshold("latency_p99", "<=", 30, "s", labels={"verb": "LIST"})
+
+
+def test_labels_select_the_samples_a_threshold_judges():
+    samples = [
+        Sample("latency_p99", 12, "s", {"verb": "LIST", "resource": "pods"}),
+        Sample("latency_p99", 45, "s", {"verb": "GET", "resource": "pods"}),
+        Sample("latency_p99", 31, "s", {"verb": "LIST", "resource": "nodes"}),
+        Sample("latency_p99", 50, "s"),
+        Sample("error_rate", 40, "%", {"verb": "LIST"}),
+    ]
+    verdicts = evaluate([LIST_WITHIN_30S], samples)
+    assert [(v.sample, v.passed) for v in verdicts] == [(samples[0], True), (samples[2], False)]
+
+
+def test_a_sample_needs_every_label_of_the_threshold():
+    threshold = Threshold("api_call_latency_p99_cluster", "<=", 5000, "ms", labels={"verb": "LIST", "resource": "pods"})
+    pods = Sample("api_call_latency_p99_cluster", 6000, "ms", {"verb": "LIST", "resource": "pods", "scope": "cluster"})
+    nodes = Sample("api_call_latency_p99_cluster", 9000, "ms", {"verb": "LIST", "resource": "nodes", "scope": "cluster"})
+    (verdict,) = evaluate([threshold], [nodes, pods])
+    assert verdict.sample is pods
+    assert str(verdict) == "api_call_latency_p99_cluster resource=pods scope=cluster verb=LIST = 6000 ms, expected <= 5000 ms"
+
+
+def test_a_number_label_value_matches_the_same_text():
+    threshold = Threshold("scale_up_nodes_time", "<=", 600, "s", labels={"nodes_percent": 50})
+    half = Sample("scale_up_nodes_time", 700, "s", {"nodes_percent": "50"})
+    (verdict,) = evaluate([threshold], [Sample("scale_up_nodes_time", 100, "s", {"nodes_percent": "100"}), half])
+    assert verdict.sample is half
+    assert verdict.passed is False
+
+
+def test_threshold_with_labels_and_no_matching_sample_fails_naming_them():
+    (verdict,) = evaluate([LIST_WITHIN_30S], [Sample("latency_p99", 1, "s", {"verb": "GET"})])
+    assert verdict.sample is None
+    assert verdict.passed is False
+    assert str(verdict) == "latency_p99 verb=LIST was not measured, expected <= 30 s"
+
+
+def test_optional_threshold_with_labels_and_no_matching_sample_gives_no_verdict():
+    optional = Threshold("cpu_utilization", "<=", 80, "%", optional=True, labels={"role": "client"})
+    server = Sample("cpu_utilization", 95, "%", {"role": "server", "statistic": "avg"})
+    assert evaluate([optional], [server]) == []
+    client = Sample("cpu_utilization", 85, "%", {"role": "client", "statistic": "avg"})
+    assert [(v.sample, v.passed) for v in evaluate([optional], [server, client])] == [(client, False)]
+
+
+def test_threshold_text_shows_its_labels_sorted():
+    threshold = Threshold("api_call_latency_p99_cluster", "<=", 5000, "ms", labels={"verb": "LIST", "resource": "pods"})
+    assert str(threshold) == "api_call_latency_p99_cluster resource=pods verb=LIST <= 5000 ms"
+
+
+def list_latency_recorder() -> Recorder:
+    return Recorder(cloud="local", benchmark="kperf", case="default", params={}, thresholds=[LIST_WITHIN_30S])
+
+
+def test_result_rows_carry_the_verdict_of_the_thresholds_that_select_them():
+    rec = list_latency_recorder()
+    rec.expect("latency_p99", max=10, unit="s", labels={"verb": "GET"})
+    rec(Sample("latency_p99", 20, "s", {"verb": verb}) for verb in ("LIST", "GET", "WATCH"))
+    written = rows("run", "test_kperf", "failed", rec.to_report())
+    assert [(row["labels"]["verb"], row["slo"]) for row in written] == [
+        ("LIST", {"verdict": "pass", "thresholds": ["latency_p99 verb=LIST <= 30 s"]}),
+        ("GET", {"verdict": "fail", "thresholds": ["latency_p99 verb=GET <= 10 s"]}),
+        ("WATCH", {"verdict": "none", "thresholds": []}),
+    ]
+    with pytest.raises(SLOViolation) as raised:
+        rec.check()
+    assert [str(verdict) for verdict in raised.value.failed] == ["latency_p99 verb=GET = 20 s, expected <= 10 s"]
+
+
+def test_expect_with_labels_on_an_unmeasured_series_fails_naming_them():
+    rec = list_latency_recorder()
+    rec.expect("latency_p99", min=0.001, unit="s", labels={"verb": "LIST"})
+    rec(Sample("latency_p99", 0.5, "s", {"verb": "LIST"}))
+    rec.check()
+    rec.expect("latency_p99", max=10, unit="s", labels={"verb": "DELETE"})
+    with pytest.raises(SLOViolation, match="latency_p99 verb=DELETE was not measured, expected <= 10 s"):
+        rec.check()
 
 
 # SLOViolation
