@@ -33,6 +33,7 @@ from .slo import SLOViolation
 from .summary import MAX_ROWS, table
 from .targets import Target, TargetSpec
 from .targets.kubernetes import KubernetesTarget
+from .tools import clusterloader2
 
 # name: (default, help). Each is --telescope-<name> and the ini key telescope_<name>.
 OPTIONS = {
@@ -49,6 +50,7 @@ OPTIONS = {
     "publish": ("", "upload the run's files to azure-blob://<account>/<container>/<prefix> (empty: no upload)"),
     "scenario": ("", "the scenario's name in published blob names (default: the run's benchmarks joined by +)"),
     "cl2-binary": ("clusterloader2", "the clusterloader2 binary: a path, or a name on PATH"),
+    "cl2-image": ("", f"run clusterloader2 from this container image with docker or podman, not the binary ('{clusterloader2.PINNED}': {clusterloader2.DEFAULT_IMAGE})"),
     "kperf-binary": ("kperf", "the kperf binary: a path, or a name on PATH"),
     "runkperf-binary": ("runkperf", "the runkperf binary: a path, or a name on PATH"),
     "kwok-manifests": ("", "kwok's release manifests (a file or directory) for clusters without GitHub access (default: download the pinned release)"),
@@ -468,6 +470,15 @@ def _binary(request: pytest.FixtureRequest, option: str) -> str:
 def cl2_binary(request: pytest.FixtureRequest) -> str:
     """Path of the clusterloader2 binary (``--telescope-cl2-binary``)."""
     return _binary(request, "cl2-binary")
+
+
+@pytest.fixture(scope="session")
+def cl2_image(request: pytest.FixtureRequest) -> clusterloader2.Image | None:
+    """The clusterloader2 image and the docker or podman to run it (``--telescope-cl2-image``); None without one."""
+    name = setting(request.config, "cl2-image")
+    if not name:
+        return None
+    return clusterloader2.image(name, "or leave out --telescope-cl2-image to run the clusterloader2 binary")
 
 
 @pytest.fixture(scope="session")

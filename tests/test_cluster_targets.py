@@ -10,12 +10,16 @@ the inputs it was given and its destroy.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from pytest_telescope.tools import clusterloader2
 
 from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, node_json
 
@@ -71,14 +75,13 @@ def test_same_node(target, case, record_samples):
     measure(target, case, record_samples)
 """
 
-AKS_TARGET = """
-target:
-  aks:
-    cluster:
-      node_pools: [{name: bench, count: 2, labels: {role: bench}}]
-    node_selector: {role: bench}
-    placement: %s
-"""
+def aks_target(placement: str) -> dict:
+    return {
+        "cluster": {"node_pools": [{"name": "bench", "count": 2, "labels": {"role": "bench"}}]},
+        "node_selector": {"role": "bench"},
+        "placement": placement,
+        "ready_timeout": 5,
+    }
 
 
 @pytest.fixture
@@ -110,8 +113,11 @@ def copy_suite(suite: Path, destination: Path) -> None:
 
 
 def with_aks_target(pytester, scenario: str, placement: str) -> None:
+    """The scenario's aks target replaced by one on the fake cluster's pool."""
     path = pytester.path / scenario
-    path.write_text(path.read_text() + AKS_TARGET % placement)
+    document = yaml.safe_load(path.read_text()) if path.exists() else {"benchmark": "iperf3", "params": {"duration": 1}}
+    document.setdefault("target", {})["aks"] = aks_target(placement)
+    path.write_text(yaml.safe_dump(document))
 
 
 def applies(pytester) -> list[dict]:
@@ -129,7 +135,7 @@ def read_rows(pytester) -> list[dict]:
 
 
 def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
-    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1")
+    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1 and not cross_zone")
 
     result.assert_outcomes(passed=1)
     rows = read_rows(suite)
@@ -142,7 +148,7 @@ def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
 
 
 def test_clusters_are_used_only_when_asked_for(suite):
-    result = suite.runpytest("-m", "not local", "-k", "test_iperf3 and parallel1", "-rs")
+    result = suite.runpytest("-m", "not local", "-k", "test_iperf3 and parallel1 and not cross_zone", "-rs")
 
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(
@@ -153,9 +159,9 @@ def test_clusters_are_used_only_when_asked_for(suite):
 
 def test_aks_is_applied_once_per_cluster_shape_and_destroyed(suite, api):
     with_aks_target(suite, "iperf3.yaml", "different-node")
-    (suite.path / "same_node.yaml").write_text("benchmark: iperf3\nparams: {duration: 1}\n" + AKS_TARGET % "same-node")
+    with_aks_target(suite, "same_node.yaml", "same-node")
     suite.makepyfile(test_same_node=SAME_NODE_SUITE)
-    result = suite.runpytest("-m", "aks", "-k", "parallel1 or same_node", "--telescope-deletion-delay", "90m")
+    result = suite.runpytest("-m", "aks", "-k", "parallel1 and not cross_zone or same_node", "--telescope-deletion-delay", "90m")
 
     result.assert_outcomes(passed=2)
     (applied,) = applies(suite)  # one cluster for both scenarios: the same shape
@@ -172,7 +178,7 @@ def test_aks_is_applied_once_per_cluster_shape_and_destroyed(suite, api):
 
 def test_a_kept_cluster_reruns_one_case_without_provisioning(suite, api):
     with_aks_target(suite, "iperf3.yaml", "different-node")
-    run = ["-m", "aks", "-k", "test_iperf3 and parallel1", "--telescope-run-id", "kept-1"]
+    run = ["-m", "aks", "-k", "test_iperf3 and parallel1 and not cross_zone", "--telescope-run-id", "kept-1"]
 
     first = suite.runpytest_subprocess(*run, "--telescope-keep-target")
     first.assert_outcomes(passed=1)
@@ -190,7 +196,7 @@ def test_a_not_ready_node_fails_validation_with_its_conditions(suite, api):
     scenario = suite.path / "iperf3.yaml"
     scenario.write_text(scenario.read_text() + "target:\n  existing:\n    ready_timeout: 0.1\n"
                         "    node_pools: {bench: {count: 2, labels: {role: bench}}}\n")
-    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel")
+    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel and not cross_zone")
 
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([
@@ -203,7 +209,7 @@ def test_a_not_ready_node_fails_validation_with_its_conditions(suite, api):
 def test_telescope_cleanup_destroys_a_kept_cluster(suite, api):
     with_aks_target(suite, "iperf3.yaml", "different-node")
     suite.runpytest_subprocess(
-        "-m", "aks", "-k", "test_iperf3 and parallel1", "--telescope-run-id", "kept-2", "--telescope-keep-target"
+        "-m", "aks", "-k", "test_iperf3 and parallel1 and not cross_zone", "--telescope-run-id", "kept-2", "--telescope-keep-target"
     ).assert_outcomes(passed=1)
 
     cleanup = subprocess.run(
@@ -320,3 +326,21 @@ def test_an_api_call_latency_above_its_upstream_slo_fails_the_cl2_test_with_the_
     ])
     verdicts = {row["slo"]["verdict"] for row in read_rows(cl2_suite) if row["metric"] == "api_call_latency_p99_resource"}
     assert verdicts == {"pass", "fail"}
+
+
+def test_clusterloader2_suite_runs_from_the_pinned_image(cl2_suite, monkeypatch, tmp_path):
+    runtimes = tmp_path / "runtimes"
+    runtimes.mkdir()
+    (runtimes / "docker").symlink_to(REPO / "tests" / "doubles" / "fake_docker")
+    monkeypatch.setenv("PATH", f"{runtimes}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_CL2_REPORT", str(REPO / "tests" / "data" / "clusterloader2" / "pod-startup"))
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker-calls.jsonl"))
+    result = cl2_suite.runpytest(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "--telescope-cl2-image", "pinned",
+        "--telescope-cl2-binary", "clusterloader2-none", "-k", "pod_startup and memory-pods_per_node10",
+    )
+
+    result.assert_outcomes(passed=1)  # no binary needed
+    assert any(row["metric"] == "pod_startup_p99" for row in read_rows(cl2_suite))
+    (call,) = [json.loads(line) for line in (tmp_path / "docker-calls.jsonl").read_text().splitlines()]
+    assert call[0] == "run" and clusterloader2.DEFAULT_IMAGE in call

@@ -1,4 +1,5 @@
-"""clusterloader2 (CL2): build its command line and test overrides, read its report directory.
+"""clusterloader2 (CL2): build its command line and test overrides, run it (the binary, or
+from a container image), read its report directory.
 
 CL2 writes ``junit.xml`` (one testcase per measurement step, failures carry CL2's
 error list) and one JSON summary per measurement, named
@@ -17,8 +18,11 @@ import inspect
 import json
 import os
 import re
+import secrets
+import shutil
 import xml.etree.ElementTree as ElementTree
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import yaml
@@ -197,8 +201,92 @@ def render_overrides(params: dict[str, Any]) -> str:
     return yaml.safe_dump(overrides, sort_keys=True, default_flow_style=False) if overrides else ""
 
 
+# Running CL2 from a container image
+
+# The image Azure/telescope runs CL2 from, at the tag its pipelines pin
+# (modules/python/clusterloader2/utils.py, run_cl2_command): its entrypoint is clusterloader2,
+# its arguments are CL2's flags.
+DEFAULT_IMAGE = "ghcr.io/azure/clusterloader2:v20250513"
+# The image setting that stands for DEFAULT_IMAGE.
+PINNED = "pinned"
+# Tried in this order; both take docker's command line.
+CONTAINER_RUNTIMES = ("docker", "podman")
+# Where a run's files are in the container: not under /root, which the user CL2 runs as cannot enter.
+CONTAINER_DIR = PurePosixPath("/cl2")
+
+
+@dataclass(frozen=True)
+class Image:
+    """CL2 from the container image ``name``, started by ``runtime`` (the path of docker or podman)."""
+
+    name: str
+    runtime: str
+
+
+def image(name: str = PINNED, hint: str = "") -> Image:
+    """The image ``name`` (``pinned``: ``DEFAULT_IMAGE``) with docker, or podman where docker is missing.
+
+    Raises ``ToolError`` when neither is on PATH; ``hint`` tells what to do instead.
+    """
+    name = DEFAULT_IMAGE if name == PINNED else name
+    for runtime in CONTAINER_RUNTIMES:
+        path = shutil.which(runtime)
+        if path is not None:
+            return Image(name, path)
+    problem = f"not found on PATH: install Docker or Podman to run clusterloader2 from {name}"
+    raise ToolError(" or ".join(CONTAINER_RUNTIMES), problem + (f"; {hint}" if hint else ""))
+
+
+def container_command(
+    image: Image,
+    kubeconfig: str,
+    report_dir: str,
+    overrides_file: str,
+    *,
+    config_dir: str,
+    uid: int,
+    gid: int,
+    container_name: str,
+    testconfig: str = "",
+    **params: Any,
+) -> list[str]:
+    """``command`` run in ``image`` as ``uid``:``gid``, so that the report files are the user's.
+
+    The host's ``kubeconfig``, ``overrides_file`` and ``config_dir`` are mounted read-only
+    under ``CONTAINER_DIR``, ``report_dir`` writable, and CL2's flags name them there;
+    ``testconfig`` is relative to ``config_dir``. The host paths must be absolute.
+    """
+    config_in_container = CONTAINER_DIR / "config"
+    relative_testconfig = PurePosixPath(testconfig)
+    if relative_testconfig.is_absolute() or ".." in relative_testconfig.parts:
+        raise ValueError(f"testconfig {testconfig!r} must be inside {config_dir}: only that directory is in the container")
+    cl2_argv = command(
+        image.name,
+        str(CONTAINER_DIR / "kubeconfig"),
+        str(CONTAINER_DIR / "report"),
+        str(CONTAINER_DIR / "overrides.yaml"),
+        testconfig=str(config_in_container / testconfig) if testconfig else "",
+        **params,
+    )
+    mounts = (
+        (kubeconfig, CONTAINER_DIR / "kubeconfig", ":ro"),
+        (overrides_file, CONTAINER_DIR / "overrides.yaml", ":ro"),
+        (config_dir, config_in_container, ":ro"),
+        (report_dir, CONTAINER_DIR / "report", ""),
+    )
+    argv = [image.runtime, "run", "--rm", "--network", "host", "--name", container_name, "--user", f"{uid}:{gid}"]
+    if os.path.basename(image.runtime) == "podman" and uid != 0:
+        # Rootless podman maps the container's users to subordinate ids; keep-id keeps the user's own.
+        argv.append("--userns=keep-id")
+    for source, target, mode in mounts:
+        if not os.path.isabs(source) or ":" in source:
+            raise ValueError(f"cannot mount {source!r} in the container: the path must be absolute and without ':'")
+        argv += ["--volume", f"{source}:{target}{mode}"]
+    return argv + cl2_argv
+
+
 def run(
-    binary: str,
+    cl2: str | Image,
     kubeconfig: str,
     work_dir: Path,
     params: dict[str, Any],
@@ -207,7 +295,7 @@ def run(
     timeout: float,
     echo: Callable[[str], None] | None = None,
 ) -> list[Sample]:
-    """Run CL2 for one case and return its samples.
+    """Run CL2 for one case, with the binary ``cl2`` or from an ``Image``, and return its samples.
 
     Writes ``overrides.yaml`` and ``report/`` under ``work_dir``; ``testconfig`` is
     relative to ``config_dir``. Raises ``ClusterLoaderFailed`` (carrying the samples the
@@ -217,9 +305,27 @@ def run(
     report_dir.mkdir(parents=True, exist_ok=True)
     overrides_file = work_dir / "overrides.yaml"
     overrides_file.write_text(render_overrides(params))
-    testconfig = str(config_dir / params["testconfig"]) if params.get("testconfig") else ""
-    argv = command(binary, kubeconfig, str(report_dir), str(overrides_file), **{**params, "testconfig": testconfig})
-    completed = process.run(argv, timeout=timeout, check=False, echo=echo)
+    if isinstance(cl2, Image):
+        container_name = f"clusterloader2-{secrets.token_hex(4)}"
+        argv = container_command(
+            cl2,
+            os.path.abspath(kubeconfig),
+            str(report_dir.absolute()),
+            str(overrides_file.absolute()),
+            config_dir=str(config_dir.absolute()),
+            uid=os.getuid(),
+            gid=os.getgid(),
+            container_name=container_name,
+            **params,
+        )
+        if not os.path.isfile(kubeconfig):
+            # docker would mount a new, empty directory in its place.
+            raise ToolError(argv, f"no kubeconfig file {kubeconfig} to mount in the container")
+        completed = _run_container(argv, cl2.runtime, container_name, timeout=timeout, echo=echo)
+    else:
+        testconfig = str(config_dir / params["testconfig"]) if params.get("testconfig") else ""
+        argv = command(cl2, kubeconfig, str(report_dir), str(overrides_file), **{**params, "testconfig": testconfig})
+        completed = process.run(argv, timeout=timeout, check=False, echo=echo)
     tail = "\n".join(completed.output.splitlines()[-ToolError.HEAD_LINES :])
     try:
         samples = parse(report_dir, argv)
@@ -234,6 +340,17 @@ def run(
         problem = f"exited with status {completed.returncode} although junit.xml reports no failure"
         raise ClusterLoaderFailed(argv, problem, tail, samples)
     return samples
+
+
+def _run_container(
+    argv: list[str], runtime: str, container_name: str, *, timeout: float, echo: Callable[[str], None] | None
+) -> process.Completed:
+    try:
+        return process.run(argv, timeout=timeout, check=False, echo=echo)
+    except BaseException:
+        # Killing the docker client on a timeout or Ctrl-C leaves the container, and CL2 in it, running.
+        process.run([runtime, "rm", "--force", container_name], timeout=60, check=False)
+        raise
 
 
 def parse(report_dir: Path, command: list[str] | str = "clusterloader2") -> list[Sample]:
@@ -360,10 +477,11 @@ def _items(data: Any) -> list[dict]:
     return items or []
 
 
-def _percentiles(item: dict, name: Callable[[str], str], labels: dict[str, str]) -> list[Sample]:
+def _percentiles(item: dict, metric_format: str, labels: dict[str, str], **fields: str) -> list[Sample]:
+    """One sample per percentile, named by ``metric_format`` with ``{percentile}`` and ``fields`` filled in."""
     samples = []
     for percentile, key in _PERCENTILES.items():
-        metric = name(percentile)
+        metric = metric_format.format(percentile=percentile, **fields)
         samples.append(Sample(metric, _value(item, key, METRICS[metric]), METRICS[metric], labels))
     return samples
 
@@ -383,7 +501,7 @@ def _pod_startup(data: Any, labels: dict[str, str]) -> list[Sample]:
     for item in _items(data):
         phase = item["labels"]["Metric"]
         if phase in POD_PHASES:
-            samples += _percentiles(item, lambda p: _pod_metric(phase, p), labels)
+            samples += _percentiles(item, _pod_metric(phase, "{percentile}"), labels)
     return samples
 
 
@@ -392,7 +510,7 @@ def _job_lifecycle(data: Any, labels: dict[str, str]) -> list[Sample]:
     for item in _items(data):
         phase = item["labels"]["Metric"]
         if phase in JOB_PHASES:
-            samples += _percentiles(item, lambda p: f"job_{phase}_{p}", labels)
+            samples += _percentiles(item, "job_{phase}_{percentile}", labels, phase=phase)
     return samples
 
 
@@ -412,13 +530,13 @@ def _api_responsiveness(data: Any, labels: dict[str, str]) -> list[Sample]:
             "count": call.get("Count", ""),
             "slow_count": call.get("SlowCount", ""),
         }
-        samples += _percentiles(item, lambda p: f"api_call_latency_{p}_{scope}", call_labels)
+        samples += _percentiles(item, "api_call_latency_{percentile}_{scope}", call_labels, scope=scope)
     return samples
 
 
 def _latency(family: str) -> Reader:
     def read(data: Any, labels: dict[str, str]) -> list[Sample]:
-        return [s for item in _items(data) for s in _percentiles(item, lambda p: f"{family}_{p}", labels)]
+        return [s for item in _items(data) for s in _percentiles(item, "{family}_{percentile}", labels, family=family)]
 
     return read
 
