@@ -29,12 +29,14 @@ from typing import Iterable, Sequence
 
 import requests
 
-from .errors import ToolError
+from .errors import TelescopeError, ToolError
 from .process import die_with_parent, require, stop
 from .samples import Sample
 from .targets import Endpoint
 
 INSTALL_HINT = "install the Debian packages prometheus and prometheus-node-exporter"
+# What ``--telescope-prometheus cluster`` reads: kube-prometheus-stack's service of its Prometheus.
+CLUSTER_PROMETHEUS = ("monitoring", "prometheus-operated", 9090)
 STATISTICS = ("avg", "max", "min", "p99", "last")
 
 # What the host's exporter collects: enough for the golden signals, little else, so scraping stays cheap.
@@ -664,22 +666,34 @@ class Measurements:
     """Prometheus for one pytest process: where it comes from, started on first use, stopped at the end.
 
     ``source`` is ``local`` (start Debian's Prometheus and node-exporter here,
-    for targets on this machine), ``off``, or the URL of a Prometheus that
-    already scrapes the target (a cluster's). If
-    the local pair cannot start, ``say`` is told once and benchmarks run on
-    without measurements.
+    for targets on this machine), ``off``, ``cluster`` or
+    ``cluster:<namespace>/<service>:<port>`` (the Prometheus of a cluster
+    target, reached through the target's port-forward; ``cluster`` is
+    ``CLUSTER_PROMETHEUS``), or the URL of a Prometheus that already scrapes
+    the target. If the local pair cannot start, or a cluster's Prometheus
+    cannot be reached, ``say`` is told once and benchmarks run on without
+    measurements. ``window`` reads the Prometheus of the target last found
+    ``available``.
     """
 
     def __init__(self, source: str, say):
         self.source = source
+        self.cluster_service = cluster_service(source)
         self._say = say
+        self._said: set[str] = set()
         self._local: LocalPrometheus | None = None
         self._client = None
         self._attached: set[int] = set()
+        self._cluster_clients: dict[int, object] = {}  # by id(target); None when it cannot be measured
 
     def available(self, target) -> bool:
         if self.source == "off":
             return False
+        if self.cluster_service is not None:
+            if id(target) not in self._cluster_clients:
+                self._cluster_clients[id(target)] = self._connect_cluster(target)
+            self._client = self._cluster_clients[id(target)]
+            return self._client is not None
         if self.source == "local" and not target.metrics_sources():
             return False  # a Prometheus started here sees only this machine, not a cluster
         if self._client is None:
@@ -713,3 +727,42 @@ class Measurements:
             url = self._local.url
             self._say(f"prometheus {url}: first scrape after {self._local.startup_seconds:.1f}s")
         self._client = PrometheusConnect(url=url, disable_ssl=True)
+
+    def _connect_cluster(self, target):
+        """A client of the target's own Prometheus through its port-forward; None, said once, when there is none."""
+        from prometheus_api_client import PrometheusConnect
+
+        namespace, service, port = self.cluster_service
+        if not hasattr(target, "prometheus_url"):
+            self._say_once(
+                f"measurements off for {target.cloud}: --telescope-prometheus {self.source} reads a cluster's"
+                f" Prometheus, and a {target.cloud} target has none"
+            )
+            return None
+        try:
+            url = target.prometheus_url(namespace, service, port)
+        except TelescopeError as error:
+            self._say_once(f"measurements off for {target.cloud}: {str(error).splitlines()[0]}")
+            return None
+        self._say(f"prometheus {namespace}/{service}:{port} of {target.cloud}: forwarded to {url}")
+        return PrometheusConnect(url=url, disable_ssl=True)
+
+    def _say_once(self, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            self._say(text)
+
+
+def cluster_service(source: str) -> tuple[str, str, int] | None:
+    """The (namespace, service, port) of a cluster's Prometheus that ``source`` names; None for other sources."""
+    if source == "cluster":
+        return CLUSTER_PROMETHEUS
+    if not source.startswith("cluster:"):
+        return None
+    match = re.fullmatch(r"cluster:([a-z0-9][-a-z0-9]*)/([a-z0-9][-a-z0-9]*):(\d{1,5})", source)
+    if match is None or not 0 < int(match[3]) < 65536:
+        raise TelescopeError(
+            f"--telescope-prometheus {source}: expected cluster:<namespace>/<service>:<port>,"
+            " e.g. cluster:monitoring/prometheus-k8s:9090"
+        )
+    return match[1], match[2], int(match[3])

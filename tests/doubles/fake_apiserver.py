@@ -6,6 +6,9 @@ real server's (the client's models reject anything less), and its exec
 subresource speaks the websocket channel protocol and runs the command on
 this machine, so exec, exit statuses, timeouts and killing run for real.
 Scheduling is not simulated: every pod gets the first node and 127.0.0.1.
+Its portforward subresource speaks the kubelet's websocket protocol (each
+channel opens with its port, little-endian) and connects to the pod's port
+on 127.0.0.1, so a forward reaches a real server on this machine.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +56,25 @@ def node_json(name, *, ready=True, labels=None, taints=(), cordoned=False, reaso
     }
 
 
+def pod_json(name, labels, *, ports=(), phase="Running", ready=True):
+    """A pod as listed, with its status: ``ports`` are (name, containerPort) of its one container."""
+    return {
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {"containers": [{"name": "main", "image": "main:1",
+                                 "ports": [{"name": port_name, "containerPort": number} for port_name, number in ports]}]},
+        "status": {"phase": phase, "podIP": "127.0.0.1",
+                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def service_json(name, selector, ports):
+    """A service: ``ports`` are (port, targetPort), the target a number or a container port's name."""
+    return {
+        "metadata": {"name": name},
+        "spec": {"selector": dict(selector), "ports": [{"port": port, "targetPort": target} for port, target in ports]},
+    }
+
+
 def status_json(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
 
@@ -71,7 +94,7 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, answer: dict) -> None:
 
 
 class FakeApiServerDouble:
-    """Test double of a Kubernetes API server: nodes, namespaces, pods, PVCs, and exec run locally."""
+    """Test double of a Kubernetes API server: nodes, namespaces, pods, PVCs, services; exec and portforward run locally."""
 
     def __init__(self):
         self.nodes: list[dict] = []
@@ -79,13 +102,17 @@ class FakeApiServerDouble:
         self.namespaces: set[str] = set()
         self.pods: dict[tuple[str, str], dict] = {}
         self.pvcs: dict[tuple[str, str], dict] = {}
+        self.services: dict[tuple[str, str], dict] = {}
         self.pod_status = {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
                            "conditions": [{"type": "Ready", "status": "True"}]}
         self.exec_failure: str | None = None  # a failure the exec answers with instead of running
+        self.portforward_refusal: dict | None = None  # a Status the portforward answers with instead of upgrading
         self.requests: list[tuple[str, str, dict | None]] = []
         self.execs: list[dict] = []
+        self.portforwards: list[dict] = []
         self.authorization: set[str] = set()
         self._processes: list[subprocess.Popen] = []
+        self._connections: list[socket.socket] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -105,6 +132,8 @@ class FakeApiServerDouble:
             if process.poll() is None:
                 process.kill()
             process.wait()
+        for connection in self._connections:
+            connection.close()
 
     def api_client(self) -> client.ApiClient:
         configuration = client.Configuration()
@@ -127,7 +156,7 @@ class FakeApiServerDouble:
 
     # --- the API ---
 
-    def answer(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
+    def answer(self, method: str, path: str, body: dict | None, query: dict | None = None) -> tuple[int, dict]:
         parts = path.strip("/").split("/")
         if path.rstrip("/") == "/version":
             return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.4", "gitCommit": "c", "gitTreeState": "clean",
@@ -146,6 +175,18 @@ class FakeApiServerDouble:
                 return 404, status_json(404, "NotFound", f'namespaces "{parts[3]}" not found')
             self.namespaces.discard(parts[3])
             return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parts[3]}, "status": {"phase": "Terminating"}}
+        if len(parts) == 6 and parts[4] == "services" and method == "GET":
+            service = self.services.get((parts[3], parts[5]))
+            if service is None:
+                return 404, status_json(404, "NotFound", f'services "{parts[5]}" not found')
+            return 200, service
+        if len(parts) == 5 and parts[4] == "pods" and method == "GET":
+            wanted = dict(pair.split("=", 1) for pair in (query or {}).get("labelSelector", [""])[0].split(",") if pair)
+            items = [
+                self._scheduled(pod) for (namespace, _), pod in self.pods.items()
+                if namespace == parts[3] and wanted.items() <= pod["metadata"].get("labels", {}).items()
+            ]
+            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         if len(parts) >= 5 and parts[4] in ("pods", "persistentvolumeclaims"):
             store = self.pods if parts[4] == "pods" else self.pvcs
             namespace = parts[3]
@@ -158,9 +199,13 @@ class FakeApiServerDouble:
             pod = store.get((namespace, parts[5]))
             if pod is None:
                 return 404, status_json(404, "NotFound", f'pods "{parts[5]}" not found')
-            node = self.nodes[0]["metadata"]["name"] if self.nodes else "node-0"
-            return 200, {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": self.pod_status}
+            return 200, self._scheduled(pod)
         return 404, status_json(404, "NotFound", f"the fake API server has no {method} {path}")
+
+    def _scheduled(self, pod: dict) -> dict:
+        """A pod on the first node, with its own status if it was given one, else ``pod_status``."""
+        node = self.nodes[0]["metadata"]["name"] if self.nodes else "node-0"
+        return {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": pod.get("status", self.pod_status)}
 
     def run_exec(self, query: dict, send) -> None:
         argv = query["command"]
@@ -190,6 +235,39 @@ class FakeApiServerDouble:
         send(3, json.dumps(status).encode())
 
 
+    def run_portforward(self, namespace: str, pod: str, port: int, send, receive, end) -> None:
+        """As the kubelet does: both channels open with the port, then bytes flow to and from 127.0.0.1:port.
+
+        The stream ends (``end``) when the pod's side closes the connection. A
+        port nothing listens on is an error on the error channel, in the kubelet's words.
+        """
+        self.portforwards.append({"namespace": namespace, "pod": pod, "port": port})
+        prefix = port.to_bytes(2, "little")
+        send(0, prefix)
+        send(1, prefix)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", port))
+        except OSError as error:
+            send(1, f"error forwarding port {port} to pod {pod}, uid : failed to connect to localhost:{port} inside "
+                    f"the pod's network namespace: dial tcp4 127.0.0.1:{port}: connect: {error.strerror.lower()}".encode())
+            return
+        self._connections.append(upstream)
+
+        def from_pod():
+            for data in iter(lambda: upstream.recv(65536), b""):
+                send(0, data)
+            end()
+
+        reader = threading.Thread(target=from_pod, daemon=True)
+        reader.start()
+        for channel, data in iter(receive, None):
+            if channel == 0:
+                upstream.sendall(data)
+        upstream.shutdown(socket.SHUT_RDWR)  # the client closed the stream: so does the kubelet its connection
+        reader.join()
+        upstream.close()
+
+
 def _handler(double: FakeApiServerDouble):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -202,14 +280,17 @@ def _handler(double: FakeApiServerDouble):
             if self.headers.get("Authorization"):
                 double.authorization.add(self.headers["Authorization"])
             if url.path.endswith("/exec"):
-                return self._websocket(parse_qs(url.query))
+                return self._exec(parse_qs(url.query))
+            if url.path.endswith("/portforward"):
+                return self._portforward(url.path, parse_qs(url.query))
             body = json_body(self)
             double.requests.append((self.command, url.path, body))
-            send_json(self, *double.answer(self.command, url.path, body))
+            send_json(self, *double.answer(self.command, url.path, body, parse_qs(url.query)))
 
         do_GET = do_POST = do_DELETE = _serve
 
-        def _websocket(self, query):
+        def _upgrade(self):
+            """Switch to a websocket; returns the function that sends one frame."""
             accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WEBSOCKET_GUID).encode()).digest())
             self.send_response(101, "Switching Protocols")
             self.send_header("Upgrade", "websocket")
@@ -229,8 +310,45 @@ def _handler(double: FakeApiServerDouble):
                     except OSError:  # the client closed the stream: the command goes on, as in a pod
                         pass
 
+            return frame
+
+        def _receive(self):
+            """The next (channel, data) the client sent; None once it closes the stream."""
+            while True:
+                head = self.rfile.read(2)
+                if len(head) < 2:
+                    return None
+                opcode, size = head[0] & 0x0F, head[1] & 0x7F
+                if size >= 126:
+                    size = int.from_bytes(self.rfile.read(2 if size == 126 else 8), "big")
+                mask = self.rfile.read(4) if head[1] & 0x80 else bytes(4)
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(size)))
+                if opcode == 0x8:
+                    return None
+                if opcode == 0x2 and payload:
+                    return payload[0], payload[1:]
+
+        def _exec(self, query):
+            frame = self._upgrade()
             double.run_exec(query, lambda channel, data: frame(0x2, bytes([channel]) + data))
             frame(0x8, (1000).to_bytes(2, "big"))
+            self.close_connection = True
+
+        def _portforward(self, path, query):
+            namespace, pod = path.strip("/").split("/")[3:6:2]
+            if double.portforward_refusal is not None:
+                return send_json(self, double.portforward_refusal["code"], double.portforward_refusal)
+            frame = self._upgrade()
+            ended = threading.Lock()
+
+            def end():
+                if ended.acquire(blocking=False):
+                    frame(0x8, (1000).to_bytes(2, "big"))
+
+            double.run_portforward(
+                namespace, pod, int(query["ports"][0]), lambda channel, data: frame(0x2, bytes([channel]) + data), self._receive, end
+            )
+            end()
             self.close_connection = True
 
     return Handler
