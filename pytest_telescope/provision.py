@@ -141,7 +141,9 @@ class TargetPool:
         due = self._claim_run_dir()
         directory = self.directory(spec)
         directory.mkdir(mode=0o700, exist_ok=True)
-        connection = Connection(self.run_id, directory, self.deletion_delay, due, self.progress.echo, self.kubeconfig)
+        connection = Connection(
+            self.run_id, directory, self.deletion_delay, due, self.progress.echo, self.progress.say, self.kubeconfig
+        )
         failures = (directory / "failed", directory / f"failed-{spec.key}")
         with _locked(directory / "lock"):
             for failure in failures:

@@ -85,6 +85,17 @@ def test_validate_waits_for_nodes_that_become_ready(api):
     assert waited == ["waiting for nodes: node pool user: 1 of 2 nodes Ready and schedulable (kubernetes.azure.com/agentpool=user,role=bench)"] * 2
 
 
+def test_a_long_wait_for_nodes_says_how_it_goes_without_verbose_output(api, monkeypatch):
+    monkeypatch.setattr(k8s.Waiting, "HEARTBEAT_SECONDS", 0.0)
+    starting = [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user", ready=False)]
+    api.node_lists = [starting, [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user")]]
+    said = []
+    make_target(api, node_pools=AKS_POOLS, say=said.append).validate()
+    (line,) = said
+    assert line.startswith("aks cluster: waiting for nodes: node pool user: 1 of 2 nodes Ready and schedulable")
+    assert line.endswith(" s of 900 s)")
+
+
 def test_a_cordoned_node_does_not_count(api):
     api.nodes = [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user", cordoned=True)]
     with pytest.raises(ProvisionError, match=r"user-1: cordoned \(unschedulable\)"):

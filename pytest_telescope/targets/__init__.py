@@ -60,7 +60,8 @@ class Connection:
     directory: Path  # the target's private state directory
     deletion_delay: timedelta
     deletion_due_time: str
-    echo: Callable[[str], None] | None = None
+    echo: Callable[[str], None] | None = None  # live output, shown with -v or -s
+    say: Callable[[str], None] | None = None  # a progress line, always shown
     kubeconfig: str | None = None  # bring your own cluster: a path, or "" for $KUBECONFIG
 
 

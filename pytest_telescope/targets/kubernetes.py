@@ -727,6 +727,29 @@ def _pump(local: socket.socket, forwarded) -> None:
 # --- the target ------------------------------------------------------------------------------
 
 
+class Waiting:
+    """A wait of up to ``timeout`` seconds that tells ``say`` how it goes every ``HEARTBEAT_SECONDS``:
+    nodes can take many minutes to become ready, and the terminal must not stay silent."""
+
+    HEARTBEAT_SECONDS = 30.0
+
+    def __init__(self, timeout: float, say: Echo | None):
+        self.started = time.monotonic()
+        self.timeout = timeout
+        self._say = say
+        self._next = self.started + self.HEARTBEAT_SECONDS
+
+    @property
+    def over(self) -> bool:
+        return time.monotonic() - self.started >= self.timeout
+
+    def tell(self, text: str) -> None:
+        now = time.monotonic()
+        if self._say and now >= self._next:
+            self._say(f"{text} ({now - self.started:.0f} s of {self.timeout:g} s)")
+            self._next = now + self.HEARTBEAT_SECONDS
+
+
 class KubernetesTarget(Target):
     def __init__(
         self,
@@ -739,6 +762,7 @@ class KubernetesTarget(Target):
         node_pools: Mapping[str, Mapping] | None = None,
         deletion_due_time: str | None = None,
         echo: Echo | None = None,
+        say: Echo | None = None,
         poll_interval: float = 5.0,
         pid_dir: str = POD_PID_DIR,
     ):
@@ -753,6 +777,7 @@ class KubernetesTarget(Target):
         self.pod_exec = PodExec(self.core)
         self._deletion_due_time = deletion_due_time
         self._echo = echo
+        self._say = say
         self._poll_interval = poll_interval
         self._pid_dir = pid_dir
         self._endpoints: dict[str, PodEndpoint] = {}
@@ -782,17 +807,18 @@ class KubernetesTarget(Target):
 
     def validate(self) -> None:
         self.version  # fails first, and plainly, when the API server cannot be reached
-        deadline = time.monotonic() + self.settings.ready_timeout
+        waiting = Waiting(self.settings.ready_timeout, self._say)
         while True:
             nodes = self.nodes()
             problems = check_nodes(nodes, self.node_pools, POOL_LABELS.get(self.cloud), self.settings)
             if not problems:
                 self._nodes = nodes
                 return
-            if time.monotonic() >= deadline:
+            if waiting.over:
                 raise ProvisionError(not_ready_report(f"{self.cloud} cluster", self.settings.ready_timeout, problems, nodes))
             if self._echo:
                 self._echo(f"waiting for nodes: {problems[0]}")
+            waiting.tell(f"{self.cloud} cluster: waiting for nodes: {problems[0]}")
             time.sleep(self._poll_interval)
 
     def endpoint(self, role: str) -> PodEndpoint:
@@ -850,7 +876,7 @@ class KubernetesTarget(Target):
         )
 
     def _wait_running(self, name: str):
-        deadline = time.monotonic() + self.settings.pod_ready_timeout
+        waiting = Waiting(self.settings.pod_ready_timeout, self._say)
         while True:
             pod = self._api(f"read pod {self.namespace}/{name}", self.core.read_namespaced_pod, name, self.namespace)
             phase = pod.status.phase if pod.status else None
@@ -859,10 +885,11 @@ class KubernetesTarget(Target):
                 return pod
             if phase in ("Failed", "Succeeded"):
                 raise ProvisionError(f"pod {self.namespace}/{name} ended ({phase}) before any benchmark: {describe_pod(pod)}")
-            if time.monotonic() >= deadline:
+            if waiting.over:
                 raise ProvisionError(
                     f"pod {self.namespace}/{name} not running after {self.settings.pod_ready_timeout:g} s: {describe_pod(pod)}"
                 )
+            waiting.tell(f"pod {self.namespace}/{name}: {describe_pod(pod)}")
             time.sleep(self._poll_interval)
 
     def prometheus_url(self, namespace: str, service: str, port: int) -> str:
@@ -1043,6 +1070,7 @@ def _record(directory: Path, kubeconfig: Path, namespace: str, context: str | No
 def connect(
     outputs: dict,
     echo: Echo | None = None,
+    say: Echo | None = None,
     *,
     cloud: str,
     settings: Mapping,
@@ -1066,6 +1094,7 @@ def connect(
         node_pools=outputs.get("node_pools") or {},
         deletion_due_time=deletion_due_time,
         echo=echo,
+        say=say,
     )
     _record(directory, kubeconfig, target.namespace, None)
     return target
@@ -1074,6 +1103,7 @@ def connect(
 def connect_existing(
     kubeconfig: str | None,
     echo: Echo | None = None,
+    say: Echo | None = None,
     *,
     settings: Mapping,
     run_id: str,
@@ -1092,6 +1122,7 @@ def connect_existing(
         kubeconfig=str(path),
         deletion_due_time=deletion_due_time,
         echo=echo,
+        say=say,
     )
     _record(directory, path, target.namespace, context)
     return target
@@ -1149,6 +1180,7 @@ class ClusterProvider:
         return connect(
             outputs,
             connection.echo,
+            connection.say,
             cloud=self.cloud,
             settings={k: v for k, v in settings.items() if k != "cluster"},
             run_id=connection.run_id,
@@ -1169,6 +1201,7 @@ class ExistingCluster:
         return connect_existing(
             connection.kubeconfig,
             connection.echo,
+            connection.say,
             settings=settings,
             run_id=connection.run_id,
             directory=connection.directory,
