@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import requests
+import yaml
 
 from .errors import TelescopeError, ToolError
 from .process import die_with_parent, require, stop
@@ -331,6 +332,26 @@ def _query_error(error: Exception, url: str) -> str:
         reason = re.search(r"\[Errno -?\d+\] ([^'\"]+)", text)
         return f"cannot reach Prometheus at {url}: {reason.group(1) if reason else text.splitlines()[0]}"
     return f"query failed: {text.splitlines()[0] if text else type(error).__name__}"
+
+
+def scrape_interval(url: str) -> float | None:
+    """The global scrape interval of the Prometheus at ``url``, from its /api/v1/status/config; None if it does not say."""
+    try:
+        answer = requests.get(f"{url}/api/v1/status/config", timeout=10)
+        answer.raise_for_status()
+        config = yaml.safe_load(answer.json()["data"]["yaml"])
+        return duration_seconds(config["global"]["scrape_interval"])
+    except (requests.RequestException, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def duration_seconds(text: str) -> float:
+    """A Prometheus duration such as ``30s``, ``1m30s`` or ``500ms``, in seconds."""
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    unit_seconds = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(number) * unit_seconds[unit] for number, unit in parts)
 
 
 def _duration(seconds: float) -> str:
@@ -685,6 +706,7 @@ class Measurements:
         self._client = None
         self._attached: set[int] = set()
         self._cluster_clients: dict[int, object] = {}  # by id(target); None when it cannot be measured
+        self._intervals: dict[str, float] = {}  # scrape interval by Prometheus URL
 
     def available(self, target) -> bool:
         if self.source == "off":
@@ -704,10 +726,24 @@ class Measurements:
         return self._client is not None
 
     def window(self, measurements: Sequence[Measurement], start: float, end: float) -> tuple[list[Sample], list[str]]:
-        step = self._local.scrape_interval if self._local else 1.0
-        rate_interval = self._local.rate_interval if self._local else 2 * step
-        wait_for_scrape(self._client, end, timeout=5 * step)
+        if self._local:
+            step, rate_interval = self._local.scrape_interval, self._local.rate_interval
+        else:
+            # Another's Prometheus scrapes at its own pace (15-60 s is usual): a window's points are one
+            # scrape apart, and a rate() spans four scrapes, as Grafana's $__rate_interval does.
+            step = self._scrape_interval()
+            rate_interval = 4 * step
+        wait_for_scrape(self._client, end, timeout=2 * step + 1)
         return measure(self._client, measurements, start, end, step, rate_interval=rate_interval)
+
+    def _scrape_interval(self) -> float:
+        url = self._client.url
+        if url not in self._intervals:
+            found = scrape_interval(url)
+            if found is None:
+                self._say_once(f"prometheus {url}: its scrape interval is unknown (/api/v1/status/config); windows use 1 s steps")
+            self._intervals[url] = found or 1.0
+        return self._intervals[url]
 
     def stop(self) -> None:
         if self._local is not None:

@@ -19,6 +19,7 @@ from pytest_telescope.prometheus import (
     Measurement,
     Measurements,
     MetricsSource,
+    duration_seconds,
     fingerprint,
     measure,
     parse_cpuinfo,
@@ -29,6 +30,7 @@ from pytest_telescope.prometheus import (
     percentile,
     reduce,
     samples_from_result,
+    scrape_interval,
     wait_for_scrape,
 )
 from pytest_telescope.samples import Sample
@@ -445,3 +447,26 @@ def test_a_local_prometheus_never_measures_a_cluster():
 
     assert not measurements.available(ClusterTargetDouble())
     assert measurements._local is None  # nothing was started for it
+
+
+def test_the_scrape_interval_is_read_from_the_prometheus_itself(prometheus):
+    assert scrape_interval(prometheus.url) == prometheus.scrape_interval
+    assert scrape_interval("http://127.0.0.1:9") is None  # nothing listens: unknown, not an error
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200)])
+def test_prometheus_durations(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+def test_a_window_of_anothers_prometheus_steps_by_its_scrape_interval(prometheus):
+    measurements = Measurements(prometheus.url, say=lambda text: None)
+    end = time.time()
+    assert measurements.available(ClusterTargetWithOwnPrometheusDouble())
+    samples, problems = measurements.window([GOLDEN_SIGNALS[0]], end - 10, end)
+    assert problems == [] and samples and measurements._intervals == {prometheus.url: prometheus.scrape_interval}
+
+
+class ClusterTargetWithOwnPrometheusDouble:
+    def metrics_sources(self):
+        return []
