@@ -25,6 +25,7 @@ TASK_INPUTS = {
         "parallel", "parallelCount", "properties",
     },
 }  # fmt: skip
+DOWNLOAD_SECURE_FILE_INPUTS = {"secureFile", "retryCount", "socketTimeout"}  # DownloadSecureFile@1
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +165,13 @@ def test_cleanup_uses_only_options_the_command_has(steps, capsys):
 def test_a_cancelled_job_leaves_time_for_cleanup(template):
     (job,) = template["jobs"]
     assert job["cancelTimeoutInMinutes"] >= 15
+
+
+def test_an_existing_clusters_kubeconfig_comes_from_a_secure_file_as_kubeconfig(steps):
+    (condition,) = [key for step in steps for key in step if key.startswith("${{ if")]
+    assert "parameters.kubeconfigSecureFile" in condition
+    (download, export) = next(step[condition] for step in steps if condition in step)
+    assert download["task"] == "DownloadSecureFile@1" and set(download["inputs"]) <= DOWNLOAD_SECURE_FILE_INPUTS
+    assert download["inputs"]["secureFile"] == "${{ parameters.kubeconfigSecureFile }}"
+    path_variable = download["name"] + ".secureFilePath"
+    assert export["script"] == f'echo "##vso[task.setvariable variable=KUBECONFIG]$({path_variable})"'
