@@ -217,7 +217,7 @@ class Telescope:
                 return (yield)
         finally:
             if recorder is not None:
-                recorder.target = target.metadata  # after the test: a cluster creates its pods when used
+                recorder.target = _metadata(target)  # after the test: a cluster creates its pods when used
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -257,10 +257,21 @@ class Telescope:
         if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, *_VERDICTS)):
             report.longrepr = self.redactor.scrub(str(call.excinfo.value))
             report.telescope_error = type(call.excinfo.value).__name__
+        elif report.failed:
+            self._scrub_failure(report)
         report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
         if call.when == "call":
             report.telescope = self._take_samples(item)
         return report
+
+    def _scrub_failure(self, report: pytest.TestReport) -> None:
+        """A traceback or captured output may show a secret this process knows (a kubeconfig's token):
+        scrubbed here, because under xdist the controller that writes JUnit has not seen it."""
+        text = report.longreprtext
+        scrubbed = self.redactor.scrub(text)
+        if scrubbed != text:
+            report.longrepr = scrubbed
+        report.sections = [(title, self.redactor.scrub(content)) for title, content in report.sections]
 
     def _take_samples(self, item: pytest.Item) -> dict | None:
         """The item's samples, once: a test interrupted later is not reported twice."""
@@ -314,12 +325,21 @@ class Telescope:
         return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
 
     def _finish_run(self, session: pytest.Session) -> None:
-        errors = [] if self.keep_targets else self.pool.destroy_all()
+        try:
+            errors = [] if self.keep_targets else self.pool.destroy_all()
+        finally:
+            self._publish_run(session)
+        for error in errors:
+            self.progress.say(f"destroy failed: {error}")
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.keep_targets and self.pool.run_dir.is_dir():
             self.progress.say(
                 f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
                 f"destroy them with: telescope cleanup --run-id {self.run_id}"
             )
+
+    def _publish_run(self, session: pytest.Session) -> None:
         if self.ran_benchmarks:
             with self.progress.phase("publish", _shown(self.results_dir)):
                 self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
@@ -327,10 +347,6 @@ class Telescope:
                 if self._writer is not None:
                     self._writer.close()
                 self._write_report()
-        for error in errors:
-            self.progress.say(f"destroy failed: {error}")
-        if errors:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.publish_to is not None and self.ran_benchmarks:
             try:
                 with self.progress.phase("upload", self.publish_to.url()):
@@ -384,6 +400,14 @@ def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Toleranc
         return int(repeat), tolerance, baseline.load(path_setting(config, "baseline"), exclude_run=run_id)
     except baseline.BaselineError as error:
         raise pytest.UsageError(f"--telescope-baseline: {error}") from None
+
+
+def _metadata(target: Target) -> dict:
+    """The target's metadata for the results; reading it (a cluster's nodes) must not hide the test's outcome."""
+    try:
+        return target.metadata
+    except TelescopeError as error:
+        return {"cloud": target.cloud, "metadata_error": str(error)}
 
 
 def _interrupt(signum, frame):

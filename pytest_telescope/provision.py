@@ -147,8 +147,7 @@ class TargetPool:
         failures = (directory / "failed", directory / f"failed-{spec.key}")
         with _locked(directory / "lock"):
             for failure in failures:
-                if failure.exists():
-                    raise ProvisionError(failure.read_text())
+                _raise_if_failed_in_this_run(failure, self.owner_pid)
             try:
                 if not (directory / "ready").exists():
                     self._provision(spec, provider, directory, connection)
@@ -159,7 +158,7 @@ class TargetPool:
                     (directory / f"validated-{spec.key}").touch()
             except TelescopeError as error:
                 failure = failures[0] if not (directory / "ready").exists() else failures[1]
-                failure.write_text(str(error))
+                failure.write_text(json.dumps({"owner_pid": self.owner_pid, "error": str(error)}))
                 raise
         if getattr(target, "kubeconfig", None):
             self.redactor.add_kubeconfig(Path(target.kubeconfig).read_text())
@@ -202,6 +201,7 @@ class TargetPool:
         inputs = provider.provisioned(spec.settings)
         what = str(TargetSpec.of(spec.cloud, inputs))
         variables = provider.variables(name, inputs, connection)
+        _check_inputs(spec.cloud, inputs, variables, module_dir)
         (directory / "module").write_text(str(module_dir))
         (directory / "spec").write_text(what)
         (directory / "variables.json").write_text(json.dumps(variables))
@@ -221,6 +221,29 @@ class TargetPool:
     def destroy_all(self) -> list[str]:
         """Destroy every target of this run; returns the errors, destroying the rest regardless."""
         return destroy_run(self.run_dir, self.progress) if self.run_dir.is_dir() else []
+
+
+def _raise_if_failed_in_this_run(failure: Path, owner_pid: int) -> None:
+    """The other processes of a run do not try again what failed for one of them. A later run
+    that reuses the run id (to rerun on kept targets) does: the cause may be gone."""
+    if failure.exists():
+        record = json.loads(failure.read_text())
+        if record["owner_pid"] == owner_pid:
+            raise ProvisionError(record["error"])
+        failure.unlink()
+
+
+def _check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
+    """Terraform ignores a TF_VAR_ its module does not declare: a misspelt input would silently leave
+    the module's default (a cluster of another shape). And the plugin's own inputs are not the scenario's."""
+    declared = set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
+    where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
+    for name in variables:
+        if name not in declared:
+            raise ProvisionError(f"{where}.{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
+    for name in inputs:
+        if variables[name] != inputs[name]:
+            raise ProvisionError(f"{where}.{name}: set by the plugin for every run, not by a scenario")
 
 
 def destroy_run(run_dir: Path, progress: Progress) -> list[str]:

@@ -66,19 +66,34 @@ class Redactor:
 
 
 def kubeconfig_credentials(text: str) -> list[str] | None:
-    """The credentials of every user of a kubeconfig, or None when ``text`` is not a kubeconfig."""
+    """The credentials of every user of a kubeconfig, or None when ``text`` is not a kubeconfig.
+
+    Only what is a credential: tokens, keys, passwords, and the secret-named
+    settings of auth providers and exec plugins; not an exec plugin's
+    ``AWS_PROFILE=default``, which would redact the word "default" everywhere.
+    """
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
         return None
     if not isinstance(document, dict) or "users" not in document:
         return None
+    users = document.get("users")
     found = []
-    for entry in document.get("users") or []:
-        user = (entry or {}).get("user") or {}
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict):
+            continue
         found += [str(user[key]) for key in CREDENTIAL_KEYS if user.get(key)]
-        found += _strings(((user.get("auth-provider") or {}).get("config")) or {})
-        found += [str(variable.get("value", "")) for variable in ((user.get("exec") or {}).get("env") or [])]
+        provider = user.get("auth-provider")
+        settings = provider.get("config") if isinstance(provider, dict) else None
+        if isinstance(settings, dict):
+            found += [str(value) for key, value in settings.items() if SECRET_NAME.search(key)]
+        plugin = user.get("exec")
+        variables = plugin.get("env") if isinstance(plugin, dict) else None
+        for variable in variables if isinstance(variables, list) else []:
+            if isinstance(variable, dict) and SECRET_NAME.search(str(variable.get("name", ""))):
+                found.append(str(variable.get("value", "")))
     return found
 
 

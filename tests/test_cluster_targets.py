@@ -21,7 +21,7 @@ import yaml
 
 from pytest_telescope.tools import clusterloader2
 
-from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, node_json
+from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, namespaces_deleted, node_json
 
 REPO = Path(__file__).resolve().parents[1]
 AGENTPOOL = "kubernetes.azure.com/agentpool"
@@ -143,7 +143,7 @@ def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
     assert throughput["cloud"] == "existing" and throughput["value"] > 0
     target = throughput["target"]
     assert target["kubernetes_version"] == "v1.30.4" and set(target["endpoints"]) == {"server", "client"}
-    assert api.paths("DELETE") == [f"/api/v1/namespaces/{target['namespace']}"] and not api.namespaces
+    assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target['namespace']}"] and not api.namespaces
     assert TOKEN not in written(suite) + result.stdout.str()
 
 
@@ -170,7 +170,7 @@ def test_aks_is_applied_once_per_cluster_shape_and_destroyed(suite, api):
     assert applied["node_pools"] == [{"name": "bench", "count": 2, "labels": {"role": "bench"}}]
     namespaces = {row["target"]["namespace"] for row in read_rows(suite)}
     assert len(namespaces) == 2  # each scenario's pods in their own namespace
-    assert sorted(api.paths("DELETE")) == sorted(f"/api/v1/namespaces/{n}" for n in namespaces)
+    assert sorted(namespaces_deleted(api)) == sorted(f"/api/v1/namespaces/{n}" for n in namespaces)
     assert (suite.path / "applied.destroyed").read_text() == "destroyed\n"
     result.stdout.fnmatch_lines(["*provision aks (node_pools=*", "*validate aks (cluster=*done in*", "*destroy aks (node_pools=*done in*"])
     assert TOKEN not in written(suite) + result.stdout.str()
@@ -183,7 +183,7 @@ def test_a_kept_cluster_reruns_one_case_without_provisioning(suite, api):
     first = suite.runpytest_subprocess(*run, "--telescope-keep-target")
     first.assert_outcomes(passed=1)
     first.stdout.fnmatch_lines(["*targets kept: rerun cases on them with --telescope-run-id kept-1*"])
-    assert api.paths("DELETE") == [] and len(api.namespaces) == 1
+    assert namespaces_deleted(api) == [] and len(api.namespaces) == 1
     again = suite.runpytest_subprocess(*run)
     again.assert_outcomes(passed=1)
     assert len(applies(suite)) == 1  # no second apply, no second validation
@@ -303,8 +303,9 @@ def test_under_xdist_the_workers_share_the_cluster_and_its_namespace(suite, api)
     rows = read_rows(suite)
     assert {row["case"] for row in rows} == {"tcp-parallel1", "tcp-parallel4", "tcp-reverse"}
     (namespace,) = {row["target"]["namespace"] for row in rows}
-    assert api.paths("POST").count("/api/v1/namespaces") >= 1 and not api.namespaces
-    assert api.paths("DELETE") == [f"/api/v1/namespaces/{namespace}"]  # by the controller, once
+    created = {body["metadata"]["name"] for method, path, body in api.requests if (method, path) == ("POST", "/api/v1/namespaces")}
+    assert created == {namespace} and not api.namespaces
+    assert namespaces_deleted(api) == [f"/api/v1/namespaces/{namespace}"]  # by the controller, once
 
 
 def test_an_api_call_latency_above_its_upstream_slo_fails_the_cl2_test_with_the_numbers(cl2_suite, monkeypatch, tmp_path):
@@ -344,3 +345,50 @@ def test_clusterloader2_suite_runs_from_the_pinned_image(cl2_suite, monkeypatch,
     assert any(row["metric"] == "pod_startup_p99" for row in read_rows(cl2_suite))
     (call,) = [json.loads(line) for line in (tmp_path / "docker-calls.jsonl").read_text().splitlines()]
     assert call[0] == "run" and clusterloader2.DEFAULT_IMAGE in call
+
+
+def test_a_failure_that_shows_the_kubeconfig_keeps_its_token_out_of_every_report(suite, api):
+    suite.makepyfile(test_leaky="""
+def test_leaky(target):
+    assert "nothing" in open(target.kubeconfig).read()
+""")
+    (suite.path / "test_leaky.py").write_text((suite.path / "test_leaky.py").read_text().replace(
+        "def test_leaky(target):", "import pytest\n\n@pytest.mark.scenario('iperf3.yaml')\ndef test_leaky(target, record_samples):"))
+    result = suite.runpytest_subprocess(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_leaky", "-n", "2", "-p", "xdist"
+    )
+
+    result.assert_outcomes(failed=1)
+    assert "[REDACTED]" in result.stdout.str()  # the failure was shown, without the token
+    (junit,) = (suite.path / "results").glob("*/junit.xml")
+    assert "[REDACTED]" in junit.read_text()
+    assert TOKEN not in junit.read_text() + written(suite) + result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(("cluster", "message"), [
+    ({"node_pool": []}, "*target.aks.cluster.node_pool: not a variable of *azure (it has: cluster_name, deletion_delay, *)*"),
+    ({"run_id": "mine"}, "*target.aks.cluster.run_id: set by the plugin for every run, not by a scenario*"),
+])
+def test_a_cluster_input_the_module_does_not_take_fails_before_any_apply(suite, cluster, message):
+    with_aks_target(suite, "iperf3.yaml", "different-node")
+    document = yaml.safe_load((suite.path / "iperf3.yaml").read_text())
+    document["target"]["aks"]["cluster"].update(cluster)
+    (suite.path / "iperf3.yaml").write_text(yaml.safe_dump(document))
+
+    result = suite.runpytest("-m", "aks", "-k", "test_iperf3 and parallel1 and not cross_zone")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+    assert applies(suite) == []
+
+
+def test_a_rerun_on_a_kept_target_tries_again_what_failed_before(suite, api):
+    ready, not_ready = node_json("n2", labels={"role": "bench"}), node_json("n2", ready=False, labels={"role": "bench"})
+    api.nodes = [node_json("n1", labels={"role": "bench"}), not_ready]
+    scenario = suite.path / "iperf3.yaml"
+    scenario.write_text(scenario.read_text().replace("target:\n", "target:\n  existing: {ready_timeout: 0.1, node_pools: {bench: {count: 2, labels: {role: bench}}}}\n", 1))
+    run = ["-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1", "--telescope-run-id", "again-1"]
+
+    suite.runpytest_subprocess(*run, "--telescope-keep-target").assert_outcomes(errors=1)
+    api.nodes[1] = ready
+    suite.runpytest_subprocess(*run).assert_outcomes(passed=1)

@@ -19,7 +19,7 @@ from pytest_telescope.scenario import Case
 from pytest_telescope.targets import kubernetes as k8s
 from pytest_telescope.targets import manifests
 
-from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, node_json
+from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, namespaces_deleted, node_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -232,7 +232,7 @@ def test_teardown_deletes_the_namespace_and_tolerates_it_gone(api):
     target = make_target(api)
     target.endpoint("server")
     target.teardown()
-    assert api.paths("DELETE") == [f"/api/v1/namespaces/{target.namespace}"]
+    assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target.namespace}"]
     target.teardown()  # already gone: not an error
     assert api.namespaces == set()
 
@@ -375,7 +375,8 @@ def test_bring_your_own_cluster_from_kubeconfig_and_teardown_from_the_record(api
     target.validate()
     target.endpoint("client")
     k8s.teardown(directory)  # as the process that owns the run does, without the target object
-    assert api.paths("DELETE") == [f"/api/v1/namespaces/{target.namespace}"]
+    assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target.namespace}"]
+    assert api.deleted_node_selectors == [{"telescope/run-id": "run-2", "type": "kwok"}]  # the run's kwok nodes
 
 
 def test_which_kubeconfig(tmp_path):

@@ -92,7 +92,8 @@ def test_of_a_kubeconfig_only_its_credentials_are_secret():
             {"name": "admin", "user": {"client-certificate-data": "Q0VSVC1jYW5hcnk=", "client-key-data": "S0VZLWNhbmFyeQ==",
                                        "token": "token-canary-7c1d"}},
             {"name": "sso", "user": {"auth-provider": {"config": {"refresh-token": "refresh-canary-2b9e"}}}},
-            {"name": "plugin", "user": {"exec": {"command": "kubelogin", "env": [{"name": "AZURE_SECRET", "value": "exec-canary-88aa"}]}}},
+            {"name": "plugin", "user": {"exec": {"command": "kubelogin", "env": [{"name": "AZURE_SECRET", "value": "exec-canary-88aa"},
+                                                                             {"name": "AWS_PROFILE", "value": "default"}]}}},
         ],
         "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "admin"}}],
     })
@@ -104,3 +105,5 @@ def test_of_a_kubeconfig_only_its_credentials_are_secret():
     for canary in ("Q0VSVC1jYW5hcnk=", "S0VZLWNhbmFyeQ==", "token-canary-7c1d", "refresh-canary-2b9e", "exec-canary-88aa"):
         assert canary not in scrubbed
     assert "kind: Config" in scrubbed and "bench-dns.hcp.eastus2.azmk8s.io" in scrubbed  # ordinary text stays readable
+    assert redactor.scrub("test_fio[eks-default]") == "test_fio[eks-default]"  # AWS_PROFILE=default is no secret
+    assert Redactor().add_kubeconfig("users: oops\n") is None  # a malformed kubeconfig has no credentials, and no traceback

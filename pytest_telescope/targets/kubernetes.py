@@ -60,6 +60,7 @@ POOL_LABELS = {
 LIFECYCLE_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 RECORD_FILE = "kubernetes.json"
+REQUEST_TIMEOUT = 30  # seconds, for the calls of teardown: a silent API server must not hang the end of a run
 KUBECONFIG_FILE = "kubeconfig"
 FIRST_PORT = 5201
 POD_PID_DIR = "/tmp"  # inside the container
@@ -1009,10 +1010,23 @@ def _first_line(error: object, limit: int = 300) -> str:
 
 def delete_namespace(core: client.CoreV1Api, namespace: str) -> None:
     try:
-        core.delete_namespace(namespace, propagation_policy="Background")
+        core.delete_namespace(namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT)
     except client.ApiException as error:
         if error.status != 404:
             raise ProvisionError(f"delete namespace {namespace}: {api_error_text(error)}") from None
+    except Exception as error:  # urllib3: an unreachable or silent API server
+        raise ProvisionError(f"delete namespace {namespace}: {_first_line(error)}") from None
+
+
+def delete_virtual_nodes(core: client.CoreV1Api, run_id: str) -> None:
+    """The kwok nodes of the run: cluster-scoped, so a namespace's deletion leaves them behind."""
+    selector = f"{manifests.RUN_LABEL}={manifests.label_value(run_id)},type=kwok"
+    try:
+        core.delete_collection_node(label_selector=selector, _request_timeout=REQUEST_TIMEOUT)
+    except client.ApiException as error:
+        raise ProvisionError(f"delete the run's kwok nodes ({selector}): {api_error_text(error)}") from None
+    except Exception as error:
+        raise ProvisionError(f"delete the run's kwok nodes ({selector}): {_first_line(error)}") from None
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -1034,10 +1048,12 @@ def write_private(path: Path, content: str) -> None:
     """Write ``content`` readable by us only: the file 0600 in a 0700 directory."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Through a new file renamed over the old: another process may be reading it (a tool of another worker).
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(content)
-    os.chmod(path, 0o600)
+    os.replace(partial, path)
 
 
 def resolve_kubeconfig(given: str | None, environ: Mapping[str, str] = os.environ) -> Path:
@@ -1056,14 +1072,16 @@ def resolve_kubeconfig(given: str | None, environ: Mapping[str, str] = os.enviro
     return path.resolve()
 
 
-def _record(directory: Path, kubeconfig: Path, namespace: str, context: str | None) -> None:
+def _record(directory: Path, kubeconfig: Path, run_id: str, namespace: str, context: str | None) -> None:
     """What teardown needs in another process (the xdist controller): no secret, only the path.
 
     Scenarios that share a cluster each have their namespace: the record lists them all.
     """
     record_file = directory / RECORD_FILE
     namespaces = json.loads(record_file.read_text())["namespaces"] if record_file.exists() else []
-    record = {"kubeconfig": str(kubeconfig), "context": context, "namespaces": sorted({*namespaces, namespace})}
+    record = {
+        "kubeconfig": str(kubeconfig), "context": context, "run_id": run_id, "namespaces": sorted({*namespaces, namespace})
+    }
     write_private(record_file, json.dumps(record))
 
 
@@ -1083,6 +1101,8 @@ def connect(
     The kubeconfig is written to ``directory/kubeconfig`` (0600; the
     directory 0700), whose path tools such as clusterloader2 take.
     """
+    if not isinstance(outputs.get("kubeconfig"), str):
+        raise ProvisionError(f"the {cloud} module has no kubeconfig output (a string): the Kubernetes target needs one")
     kubeconfig = directory / KUBECONFIG_FILE
     write_private(kubeconfig, outputs["kubeconfig"])
     target = KubernetesTarget(
@@ -1096,7 +1116,7 @@ def connect(
         echo=echo,
         say=say,
     )
-    _record(directory, kubeconfig, target.namespace, None)
+    _record(directory, kubeconfig, run_id, target.namespace, None)
     return target
 
 
@@ -1124,12 +1144,13 @@ def connect_existing(
         echo=echo,
         say=say,
     )
-    _record(directory, path, target.namespace, context)
+    _record(directory, path, run_id, target.namespace, context)
     return target
 
 
 def teardown(directory: Path) -> None:
-    """Delete the namespaces recorded in ``directory`` by ``connect`` or ``connect_existing``, if any."""
+    """Delete the namespaces recorded in ``directory`` by ``connect`` or ``connect_existing``, if any,
+    and the run's kwok nodes."""
     record_file = directory / RECORD_FILE
     if not record_file.exists():
         return
@@ -1139,6 +1160,7 @@ def teardown(directory: Path) -> None:
         core = client.CoreV1Api(api_client)
         for namespace in record["namespaces"]:
             delete_namespace(core, namespace)
+        delete_virtual_nodes(core, record["run_id"])
 
 
 # --- providers: how the pool of a run provisions and reaches each kind of cluster ------------
@@ -1166,14 +1188,14 @@ class ClusterProvider:
         ``owner`` and ``region`` come from the scenario, else from ``TF_VAR_owner`` and
         ``TF_VAR_region`` in the environment (Terraform reads those itself).
         """
-        defaults = {"owner": getpass.getuser()} if "TF_VAR_owner" not in os.environ else {}
+        defaults = {"owner": _login_name()} if "TF_VAR_owner" not in os.environ else {}
         return {
             **defaults,
+            **inputs,
             "cluster_name": f"ts-{name}",
             "run_id": connection.run_id,
             "scenario": connection.directory.name,
             "deletion_delay": f"{int(connection.deletion_delay.total_seconds())}s",
-            **inputs,
         }
 
     def connect(self, outputs: dict, settings: Mapping, connection: Connection) -> KubernetesTarget:
@@ -1187,6 +1209,13 @@ class ClusterProvider:
             directory=connection.directory,
             deletion_due_time=connection.deletion_due_time,
         )
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry and no $USER
+        return "unknown"
 
 
 class ExistingCluster:

@@ -38,7 +38,7 @@ def provisioned(settings: dict) -> dict:
 
 def variables(name: str, inputs: dict, connection: Connection) -> dict:
     """The module's inputs for a target called ``name`` with the scenario's settings."""
-    return {"name": name, "mode": mode(), "state_dir": str(connection.directory / "target"), **inputs}
+    return {**inputs, "name": name, "mode": mode(), "state_dir": str(connection.directory / "target")}
 
 
 def connect(outputs: dict, settings: dict, connection: Connection) -> "LocalTarget":

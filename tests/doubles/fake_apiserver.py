@@ -75,6 +75,10 @@ def service_json(name, selector, ports):
     }
 
 
+def namespaces_deleted(double: "FakeApiServerDouble") -> list[str]:
+    return [path for path in double.paths("DELETE") if path.startswith("/api/v1/namespaces/")]
+
+
 def status_json(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
 
@@ -103,6 +107,7 @@ class FakeApiServerDouble:
         self.pods: dict[tuple[str, str], dict] = {}
         self.pvcs: dict[tuple[str, str], dict] = {}
         self.services: dict[tuple[str, str], dict] = {}
+        self.deleted_node_selectors: list[dict] = []
         self.pod_status = {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
                            "conditions": [{"type": "Ready", "status": "True"}]}
         self.exec_failure: str | None = None  # a failure the exec answers with instead of running
@@ -161,6 +166,11 @@ class FakeApiServerDouble:
         if path.rstrip("/") == "/version":
             return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.4", "gitCommit": "c", "gitTreeState": "clean",
                          "buildDate": "2024-08-14T00:00:00Z", "goVersion": "go1.22.5", "compiler": "gc", "platform": "linux/amd64"}
+        if path == "/api/v1/nodes" and method == "DELETE":
+            wanted = dict(pair.split("=", 1) for pair in (query or {}).get("labelSelector", [""])[0].split(",") if pair)
+            self.deleted_node_selectors.append(wanted)
+            self.nodes = [n for n in self.nodes if not wanted.items() <= n["metadata"]["labels"].items()]
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         if path == "/api/v1/nodes":
             nodes = self.node_lists.pop(0) if len(self.node_lists) > 1 else (self.node_lists or [self.nodes])[0]
             return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes}
