@@ -204,3 +204,9 @@ def test_the_double_refuses_a_report_dir_on_a_read_only_mount(tmp_path):
         "image --report-dir=/out 2>/dev/null"
     )
     assert os.waitstatus_to_exitcode(completed) == 125
+
+
+def test_a_testconfig_the_container_cannot_see_is_a_tool_error_of_the_run(tmp_path, config_dir, monkeypatch, docker_log):
+    with pytest.raises(ToolError, match=r"run ghcr\.io/azure/clusterloader2:\S+: testconfig '\.\./elsewhere\.yaml' must be inside"):
+        image_run(tmp_path, config_dir, monkeypatch, "load", 0, testconfig="../elsewhere.yaml")
+    assert docker_log() == []

@@ -388,3 +388,18 @@ def test_which_kubeconfig(tmp_path):
         k8s.resolve_kubeconfig(None, {"KUBECONFIG": f"{given}:{given}"})
     with pytest.raises(ProvisionError, match=r"kubeconfig .*missing \(from --telescope-kubeconfig\): no such file"):
         k8s.resolve_kubeconfig(str(tmp_path / "missing"), {})
+
+
+def test_teardown_of_an_unreachable_cluster_is_one_line_naming_the_namespace(api, tmp_path):
+    api.nodes = [node_json("n1"), node_json("n2")]
+    path = tmp_path / "byo.yaml"
+    path.write_text(api.kubeconfig())
+    directory = tmp_path / "target"
+    target = k8s.connect_existing(str(path), settings={}, run_id="run-3", directory=directory)
+    api.__exit__(None, None, None)  # the API server goes away before the end of the run
+
+    with pytest.raises(ProvisionError) as error:
+        k8s.teardown(directory)
+
+    assert str(error.value).startswith(f"delete namespace {target.namespace}: ")
+    assert "\n" not in str(error.value)

@@ -307,17 +307,20 @@ def run(
     overrides_file.write_text(render_overrides(params))
     if isinstance(cl2, Image):
         container_name = f"clusterloader2-{secrets.token_hex(4)}"
-        argv = container_command(
-            cl2,
-            os.path.abspath(kubeconfig),
-            str(report_dir.absolute()),
-            str(overrides_file.absolute()),
-            config_dir=str(config_dir.absolute()),
-            uid=os.getuid(),
-            gid=os.getgid(),
-            container_name=container_name,
-            **params,
-        )
+        try:
+            argv = container_command(
+                cl2,
+                os.path.abspath(kubeconfig),
+                str(report_dir.absolute()),
+                str(overrides_file.absolute()),
+                config_dir=str(config_dir.absolute()),
+                uid=os.getuid(),
+                gid=os.getgid(),
+                container_name=container_name,
+                **params,
+            )
+        except ValueError as error:  # a path the container cannot be given
+            raise ToolError(f"{cl2.runtime} run {cl2.name}", str(error)) from None
         if not os.path.isfile(kubeconfig):
             # docker would mount a new, empty directory in its place.
             raise ToolError(argv, f"no kubeconfig file {kubeconfig} to mount in the container")
