@@ -98,7 +98,21 @@ def closed_port() -> int:
 # --- the release download ------------------------------------------------------------------
 
 
-class FakeReleaseServerDouble:
+class ServedOnLoopback:
+    """A test double that answers HTTP on 127.0.0.1 from ``self._server``."""
+
+    _server: ThreadingHTTPServer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FakeReleaseServerDouble(ServedOnLoopback):
     """Test double of GitHub's release downloads: serves ``files`` (path -> text), 404 for anything else."""
 
     def __init__(self, files: dict[str, str]):
@@ -120,14 +134,6 @@ class FakeReleaseServerDouble:
                 self.wfile.write(data)
 
         self._server, self._thread = serve(Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture
@@ -241,7 +247,7 @@ def test_a_capacity_that_is_not_a_quantity_is_refused_by_its_name(capacity, mess
 # --- a Kubernetes API server for kwok ----------------------------------------------------------
 
 
-class FakeKwokApiDouble:
+class FakeKwokApiDouble(ServedOnLoopback):
     """Test double of a Kubernetes API server: discovery, objects of any served kind, and kwok's node readiness."""
 
     BUILT_IN = {
@@ -264,14 +270,6 @@ class FakeKwokApiDouble:
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._server, self._thread = serve(_api_handler(self))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
 
     def api_client(self) -> client.ApiClient:
         configuration = client.Configuration()

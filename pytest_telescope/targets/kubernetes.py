@@ -602,12 +602,7 @@ class PortForward:
         return pod.metadata.name, self._pod_port(pod, service_port.target_port or self.port)
 
     def _read(self, call, *args, **kwargs):
-        try:
-            return call(*args, **kwargs)
-        except client.ApiException as error:
-            raise ProvisionError(f"{self.what}: {api_error_text(error)}") from None
-        except Exception as error:  # urllib3 and exec-plugin failures: unreachable server, no credentials
-            raise ProvisionError(f"{self.what}: {_first_line(error)}") from None
+        return call_api(self.what, call, *args, **kwargs)
 
     def _pod_port(self, pod, target_port: int | str) -> int:
         if isinstance(target_port, int):
@@ -790,12 +785,7 @@ class KubernetesTarget(Target):
         self._close_forwards = weakref.finalize(self, _close_all, self._forwards)
 
     def _api(self, what: str, call, *args, **kwargs):
-        try:
-            return call(*args, **kwargs)
-        except client.ApiException as error:
-            raise ProvisionError(f"{self.cloud} cluster: {what}: {api_error_text(error)}") from None
-        except Exception as error:  # urllib3 and exec-plugin failures: unreachable server, no credentials
-            raise ProvisionError(f"{self.cloud} cluster: {what}: {_first_line(error)} (kubeconfig {self.kubeconfig})") from None
+        return call_api(f"{self.cloud} cluster: {what}", call, *args, context=f" (kubeconfig {self.kubeconfig})", **kwargs)
 
     def nodes(self) -> list[NodeState]:
         return [NodeState.of(node) for node in self._api("list nodes", self.core.list_node).items]
@@ -989,6 +979,16 @@ def describe_pod(pod) -> str:
         if terminated:
             parts.append(f"container {container.name} exited {terminated.exit_code} ({terminated.reason})")
     return "; ".join(parts)
+
+
+def call_api(what: str, call, *args, context: str = "", **kwargs):
+    """``call(*args, **kwargs)``; an API error, or a server that cannot be reached, as one line about ``what``."""
+    try:
+        return call(*args, **kwargs)
+    except client.ApiException as error:
+        raise ProvisionError(f"{what}: {api_error_text(error)}") from None
+    except Exception as error:  # urllib3 and exec-plugin failures: unreachable server, no credentials
+        raise ProvisionError(f"{what}: {_first_line(error)}{context}") from None
 
 
 def api_error_text(error: client.ApiException) -> str:
