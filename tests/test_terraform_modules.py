@@ -1,16 +1,20 @@
 """Checks of the Terraform modules in ``terraform/`` that need no cloud account.
 
-* Static, on the HCL parsed with python-hcl2, for every module: each variable
-  has a type and a description, each output a description, and each resource
-  that takes tags (labels on GCP) gets the common ones. For the cluster
-  modules also: the common inputs and outputs, a sensitive kubeconfig, and
-  provider versions with an upper bound.
+* Static, on the HCL parsed with python-hcl2, for every module, the child
+  modules of ``terraform/modules`` included: each variable has a type and a
+  description, each output a description, and each resource that takes tags
+  (labels on GCP) gets the common ones. For the cluster modules also: the
+  common inputs and outputs, a sensitive kubeconfig, and provider versions
+  with an upper bound. For the child modules: no provider at all, and every
+  call of one passes what it declares.
 * ``terraform fmt -check``, for real.
-* Rendering, for real: ``tags.tf`` and ``kubeconfig.tf`` use only variables,
-  locals and built-in resources, so they are applied offline with made-up
-  inputs, and the kubeconfig is loaded by the Python kubernetes client.
-* ``terraform validate`` needs the providers: it runs when ``terraform init``
-  can download them and skips, with the reason, when it cannot.
+* Rendering, for real: ``tags.tf``, ``kubeconfig.tf`` and the child modules use
+  only variables, locals and built-in resources, so they are applied offline
+  with made-up inputs, and the kubeconfig is loaded by the Python kubernetes
+  client. The child modules are also validated offline.
+* ``terraform validate`` of a cluster module needs the providers: it runs when
+  ``terraform init`` can download them and skips, with the reason, when it
+  cannot.
 
 Terraform always runs on a copy in ``tmp_path``, so nothing is written into
 the module directories.
@@ -39,7 +43,15 @@ from pytest_telescope import scenario
 from pytest_telescope.provision import PROVIDERS
 
 TERRAFORM_DIR = Path(__file__).resolve().parent.parent / "terraform"
-MODULE_DIRS = sorted(path for path in TERRAFORM_DIR.iterdir() if path.is_dir() and any(path.glob("*.tf")))
+CHILD_MODULES_DIR = TERRAFORM_DIR / "modules"
+
+
+def module_dirs(parent: Path) -> list[Path]:
+    return sorted(path for path in parent.iterdir() if path.is_dir() and any(path.glob("*.tf")))
+
+
+CHILD_MODULE_DIRS = module_dirs(CHILD_MODULES_DIR)
+MODULE_DIRS = module_dirs(TERRAFORM_DIR) + CHILD_MODULE_DIRS
 CLUSTER_MODULES = ["aws", "azure", "gcp"]
 TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
 
@@ -59,6 +71,8 @@ COMMON_INPUTS = [
 NODE_POOL_FIELDS = ["name", "count", "machine_size", "zones", "labels", "taints", "os_disk_size_gb", "os_disk_type"]
 COMMON_OUTPUTS = ["cluster_name", "kubeconfig", "node_pools", "region"]
 
+# Terraform's own resource types, the only ones a child module may use.
+BUILT_IN_RESOURCES = {"terraform_data"}
 # Resource types that take neither tags nor labels.
 UNTAGGABLE = {
     "terraform_data",
@@ -109,6 +123,19 @@ def local_values(blocks: dict[str, list]) -> dict:
     return {name: value for entry in blocks.get("locals", []) for name, value in entry.items()}
 
 
+def module_name(module_dir: Path) -> str:
+    return module_dir.relative_to(TERRAFORM_DIR).as_posix()
+
+
+def module_calls(blocks: dict[str, list]) -> dict[str, dict]:
+    """``module`` blocks by name."""
+    return named(blocks, "module")
+
+
+def child_module_dir(module_dir: Path, call: dict) -> Path:
+    return (module_dir / call["source"]).resolve()
+
+
 def tag_paths(resource_type: str) -> list[tuple[str, ...]] | None:
     provider = resource_type.split("_", 1)[0]
     return TAG_PATHS.get(resource_type, PROVIDER_TAG_PATHS.get(provider))
@@ -123,9 +150,9 @@ def value_at(body: dict, path: tuple[str, ...]):
     return value
 
 
-@pytest.fixture(params=MODULE_DIRS, ids=lambda path: path.name)
+@pytest.fixture(params=MODULE_DIRS, ids=module_name)
 def module_blocks(request) -> tuple[str, dict[str, list]]:
-    return request.param.name, parse_module(request.param)
+    return module_name(request.param), parse_module(request.param)
 
 
 @pytest.fixture(params=CLUSTER_MODULES)
@@ -134,7 +161,8 @@ def cluster_blocks(request) -> tuple[str, dict[str, list]]:
 
 
 def test_cluster_modules_exist():
-    assert set(CLUSTER_MODULES) <= {path.name for path in MODULE_DIRS}
+    assert set(CLUSTER_MODULES) <= {module_name(path) for path in MODULE_DIRS}
+    assert CHILD_MODULE_DIRS, "no child module in terraform/modules"
 
 
 def test_every_variable_has_a_type_and_a_description(module_blocks):
@@ -177,14 +205,63 @@ def test_every_taggable_resource_gets_the_common_tags(module_blocks):
 
 
 def test_common_tags_are_defined_where_resources_take_tags(module_blocks):
+    """local.tags is the common-tags child module's output, fed the module's own run_id, scenario, owner,
+    deletion_delay and tags; and that child module's tags hold every common key."""
     module, blocks = module_blocks
     if all(resource_type in UNTAGGABLE for resource_type, _, _ in resources(blocks)):
         pytest.skip(f"terraform/{module} has no resource that takes tags")
     tags = local_values(blocks).get("tags")
     assert isinstance(tags, str), f"terraform/{module}: no local.tags"
-    missing = [key for key in COMMON_TAGS if not re.search(rf"\b{key}\s*=", tags)]
-    assert not missing, f"terraform/{module}: local.tags lacks {missing}: {tags}"
-    assert "var.deletion_delay" in tags, f"terraform/{module}: deletion_due_time must come from var.deletion_delay"
+    source = re.fullmatch(r"\$\{module\.(\w+)\.tags\}", tags)
+    assert source, f"terraform/{module}: local.tags = {tags!r} is not a module's tags output"
+    call = module_calls(blocks)[source.group(1)]
+    child_dir = child_module_dir(TERRAFORM_DIR / module, call)
+    assert child_dir == CHILD_MODULES_DIR / "common-tags", f"terraform/{module}: local.tags comes from {call['source']}"
+    passed = {name: call.get(name) for name in ("run_id", "scenario", "owner", "deletion_delay", "extra_tags")}
+    expected = {name: f"${{var.{name}}}" for name in ("run_id", "scenario", "owner", "deletion_delay")}
+    assert passed == {**expected, "extra_tags": "${var.tags}"}, (
+        f"terraform/{module}: module.{source.group(1)} gets {passed}"
+    )
+
+    child_tags = local_values(parse_module(child_dir)).get("tags", "")
+    missing = [key for key in COMMON_TAGS if not re.search(rf"\b{key}\s*=", child_tags)]
+    assert not missing, f"terraform/{module_name(child_dir)}: local.tags lacks {missing}: {child_tags}"
+    assert "var.deletion_delay" in child_tags, (
+        f"terraform/{module_name(child_dir)}: deletion_due_time must come from var.deletion_delay"
+    )
+
+
+def test_module_calls_pass_what_the_child_module_declares(cluster_blocks):
+    """terraform validate of the cluster modules needs their providers; this catches a missing or
+    misspelt child module input without them."""
+    module, blocks = cluster_blocks
+    problems = []
+    for name, call in module_calls(blocks).items():
+        child_dir = child_module_dir(TERRAFORM_DIR / module, call)
+        if child_dir.parent != CHILD_MODULES_DIR or not child_dir.is_dir():
+            problems.append(f"module.{name}: source {call['source']!r} is not a directory of terraform/modules")
+            continue
+        variables = named(parse_module(child_dir), "variable")
+        arguments = set(call) - {"source"}
+        required = {variable for variable, body in variables.items() if "default" not in body}
+        unknown, unset = sorted(arguments - set(variables)), sorted(required - arguments)
+        problems += [f"module.{name}: {argument!r} is not a variable of {call['source']}" for argument in unknown]
+        problems += [f"module.{name}: required variable {variable!r} is not set" for variable in unset]
+    assert not problems, f"terraform/{module}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("child_dir", CHILD_MODULE_DIRS, ids=module_name)
+def test_child_module_needs_no_provider(child_dir):
+    """So that it renders offline, in these tests as anywhere."""
+    blocks = parse_module(child_dir)
+    module = module_name(child_dir)
+    assert "provider" not in blocks, f"terraform/{module}: configures a provider"
+    assert "data" not in blocks, f"terraform/{module}: reads a data source"
+    assert not any("required_providers" in settings for settings in blocks.get("terraform", [])), (
+        f"terraform/{module}: requires a provider"
+    )
+    foreign = sorted({resource_type for resource_type, _, _ in resources(blocks)} - BUILT_IN_RESOURCES)
+    assert not foreign, f"terraform/{module}: uses provider resources {foreign}"
 
 
 def test_cluster_module_interface(cluster_blocks):
@@ -248,7 +325,9 @@ def run_terraform(work_dir: Path, *args: str, timeout: float = 120, check: bool 
 
 
 def stage(tmp_path: Path, module: str, files: list[str], extra: dict[str, str]) -> Path:
-    """A scratch root module: some files of ``terraform/<module>`` plus test-only files."""
+    """A scratch root module: some files of ``terraform/<module>`` plus test-only files, next to a copy
+    of ``terraform/modules``, so that their ``../modules/<name>`` sources resolve as in the repository."""
+    shutil.copytree(CHILD_MODULES_DIR, tmp_path / CHILD_MODULES_DIR.name, dirs_exist_ok=True)
     work_dir = tmp_path / module
     work_dir.mkdir()
     for name in files:
@@ -325,14 +404,19 @@ locals {{
 }}
 
 output "kubeconfig" {{
-  value     = local.kubeconfig
+  value     = module.kubeconfig.kubeconfig
   sensitive = true
 }}
 """
-# The exec plugin each module's kubeconfig must run, with its arguments.
+# The exec plugin each module's kubeconfig must run, with its arguments, and whether the plugin is
+# told the cluster (provideClusterInfo).
 EXEC_PLUGINS = {
-    "aws": ("aws", ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "ts-test", "--output", "json"]),
-    "gcp": ("gke-gcloud-auth-plugin", ["--use_application_default_credentials"]),
+    "aws": (
+        "aws",
+        ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "ts-test", "--output", "json"],
+        False,
+    ),
+    "gcp": ("gke-gcloud-auth-plugin", ["--use_application_default_credentials"], True),
 }
 
 
@@ -360,7 +444,7 @@ def test_exec_kubeconfig_loads_in_the_python_client(module, tmp_path, monkeypatc
     run_terraform(work_dir, "apply", "-auto-approve", "-var", "region=us-west-2")
     kubeconfig = yaml.safe_load(run_terraform(work_dir, "output", "-raw", "kubeconfig").stdout)
 
-    command, expected_argv = EXEC_PLUGINS[module]
+    command, expected_argv, provides_cluster_info = EXEC_PLUGINS[module]
     calls_file = tmp_path / "calls.json"
     fake_exec_plugin(tmp_path / "bin", command, calls_file)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -373,6 +457,78 @@ def test_exec_kubeconfig_loads_in_the_python_client(module, tmp_path, monkeypatc
     call = json.loads(calls_file.read_text())
     assert call["argv"] == expected_argv
     assert call["exec_info"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    told_cluster = call["exec_info"]["spec"].get("cluster", {}).get("server")
+    assert told_cluster == (CLUSTER_ENDPOINT if provides_cluster_info else None), call["exec_info"]
+
+
+NODE_POOL_INPUTS = {
+    "system_pool": {"critical_addons_only": True, "labels": {"role": "system"}},
+    "node_pools": [
+        {
+            "name": "client",
+            "count": 2,
+            "machine_size": "big",
+            "zones": ["zone-b"],
+            "taints": [{"key": "k", "effect": "NoExecute"}],
+        },
+        {"name": "server", "count": 0, "machine_size": "big", "os_disk_size_gb": 50, "os_disk_type": "ssd"},
+    ],
+}
+NODE_POOLS_STUB = """\
+module "node_pools" {
+  source = "../modules/node-pools"
+
+  system_pool   = var.system_pool
+  node_pools    = var.node_pools
+  default_zones = ["zone-a"]
+}
+
+output "node_pools" {
+  value = module.node_pools
+}
+"""
+
+
+@needs_terraform
+@pytest.mark.parametrize("module", ["aws", "gcp"])
+def test_node_pools_render_from_the_modules_variables(module, tmp_path):
+    """The module's system_pool and node_pools, their optional attributes filled in, fit the child module's
+    types, and come out as one map with the system pool and the default zones."""
+    inputs = {**TAG_INPUTS, **MODULE_INPUTS[module], **NODE_POOL_INPUTS}
+    work_dir = stage(
+        tmp_path,
+        module,
+        ["variables.tf"],
+        {"stub.tf": NODE_POOLS_STUB, "terraform.tfvars.json": json.dumps(inputs)},
+    )
+    run_terraform(work_dir, "init")
+    run_terraform(work_dir, "apply", "-auto-approve")
+    rendered = json.loads(run_terraform(work_dir, "output", "-json").stdout)["node_pools"]["value"]
+
+    pools = rendered["pools"]
+    assert sorted(pools) == ["client", "server", "system"]
+    assert pools["system"]["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]
+    assert pools["system"]["labels"] == {"role": "system"}
+    assert {name: pool["zones"] for name, pool in pools.items()} == {
+        "client": ["zone-b"],
+        "server": ["zone-a"],
+        "system": ["zone-a"],
+    }
+    assert pools["client"]["taints"] == [{"key": "k", "value": "", "effect": "NoExecute"}]
+    assert (pools["server"]["os_disk_size_gb"], pools["server"]["os_disk_type"]) == (50, "ssd")
+    assert rendered["taint_effects"]["NoExecute"] == "NO_EXECUTE"
+
+
+@needs_terraform
+@pytest.mark.parametrize("child_dir", CHILD_MODULE_DIRS, ids=module_name)
+def test_child_module_is_valid(child_dir, tmp_path):
+    work_dir = tmp_path / child_dir.name
+    shutil.copytree(child_dir, work_dir)
+    run_terraform(work_dir, "init", "-backend=false")
+    validate = run_terraform(work_dir, "validate", "-json", check=False)
+    report = json.loads(validate.stdout)
+    diagnostics = [f"{item['severity']}: {item['summary']}: {item.get('detail', '')}" for item in report["diagnostics"]]
+    assert report["valid"] and not diagnostics, f"terraform/{module_name(child_dir)}:\n" + "\n".join(diagnostics)
 
 
 # --- terraform validate, where providers can be downloaded ----------------------------------
@@ -402,7 +558,9 @@ def test_terraform_validate(module, tmp_path, provider_download):
     if provider_download.unavailable:
         pytest.skip(provider_download.unavailable)
     work_dir = tmp_path / module
-    shutil.copytree(TERRAFORM_DIR / module, work_dir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    ignore = shutil.ignore_patterns(".terraform*", "*.tfstate*")
+    shutil.copytree(TERRAFORM_DIR / module, work_dir, ignore=ignore)
+    shutil.copytree(CHILD_MODULES_DIR, tmp_path / CHILD_MODULES_DIR.name, ignore=ignore)
     try:
         init = run_terraform(work_dir, "init", "-backend=false", timeout=INIT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:

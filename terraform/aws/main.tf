@@ -4,30 +4,15 @@ provider "aws" {
 
 data "aws_partition" "current" {}
 
+module "node_pools" {
+  source = "../modules/node-pools"
+
+  system_pool   = var.system_pool
+  node_pools    = var.node_pools
+  default_zones = var.zones
+}
+
 locals {
-  # The system pool is one more node group, first in the list.
-  system_pool = {
-    name            = "system"
-    count           = var.system_pool.count
-    machine_size    = var.system_pool.machine_size
-    zones           = var.system_pool.zones
-    labels          = var.system_pool.labels
-    taints          = var.system_pool.critical_addons_only ? [{ key = "CriticalAddonsOnly", value = "true", effect = "NoSchedule" }] : []
-    os_disk_size_gb = var.system_pool.os_disk_size_gb
-    os_disk_type    = var.system_pool.os_disk_type
-  }
-  pools = {
-    for pool in concat([local.system_pool], var.node_pools) : pool.name => merge(pool, {
-      zones = length(pool.zones) > 0 ? pool.zones : var.zones
-    })
-  }
-
-  eks_taint_effects = {
-    NoSchedule       = "NO_SCHEDULE"
-    PreferNoSchedule = "PREFER_NO_SCHEDULE"
-    NoExecute        = "NO_EXECUTE"
-  }
-
   kubeconfig_cluster = {
     name     = aws_eks_cluster.this.name
     endpoint = aws_eks_cluster.this.endpoint
@@ -140,7 +125,7 @@ resource "aws_eks_cluster" "this" {
 # A launch template per node group, to set the OS disk and to tag the
 # instances, volumes and network interfaces the node group creates.
 resource "aws_launch_template" "this" {
-  for_each = local.pools
+  for_each = module.node_pools.pools
 
   name                   = "${var.cluster_name}-${each.key}"
   update_default_version = true
@@ -168,7 +153,7 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_eks_node_group" "this" {
-  for_each = local.pools
+  for_each = module.node_pools.pools
 
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
@@ -190,7 +175,7 @@ resource "aws_eks_node_group" "this" {
     content {
       key    = taint.value.key
       value  = taint.value.value == "" ? null : taint.value.value
-      effect = local.eks_taint_effects[taint.value.effect]
+      effect = module.node_pools.taint_effects[taint.value.effect]
     }
   }
 

@@ -20,7 +20,7 @@ output "vpc_id" {
 
 output "kubeconfig" {
   description = "Kubeconfig (YAML) whose user runs `aws eks get-token` (exec plugin, client.authentication.k8s.io/v1beta1): the AWS CLI v2 must be on PATH with the credentials that applied this module (the cluster's admin). The Python kubernetes client and kubectl run it themselves."
-  value       = local.kubeconfig
+  value       = module.kubeconfig.kubeconfig
   sensitive   = true
 }
 
@@ -29,8 +29,8 @@ output "node_pools" {
   value = {
     for name, group in aws_eks_node_group.this : name => {
       count  = group.scaling_config[0].desired_size
-      labels = local.pools[name].labels
-      zones  = local.pools[name].zones
+      labels = module.node_pools.pools[name].labels
+      zones  = module.node_pools.pools[name].zones
     }
   }
 }

@@ -1,23 +1,22 @@
-# The tags common to every resource. Only variables and a built-in resource
-# are used here, so the tests render this file without a cloud account.
+# The tags common to every resource. Only variables and a built-in child
+# module are used here, so the tests render this file without a cloud account.
 
-# The first apply's time, kept in state: timestamp() alone would change the
-# tags on every plan.
-resource "terraform_data" "creation_time" {
-  input = timestamp()
+module "common_tags" {
+  source = "../modules/common-tags"
 
-  lifecycle {
-    ignore_changes = [input]
-  }
+  run_id         = var.run_id
+  scenario       = var.scenario
+  owner          = var.owner
+  deletion_delay = var.deletion_delay
+  extra_tags     = var.tags
+}
+
+# So that clusters applied when creation_time was kept here keep theirs.
+moved {
+  from = terraform_data.creation_time
+  to   = module.common_tags.terraform_data.creation_time
 }
 
 locals {
-  creation_time = terraform_data.creation_time.output
-  tags = merge(var.tags, {
-    run_id            = var.run_id
-    scenario          = var.scenario
-    owner             = var.owner
-    creation_time     = local.creation_time
-    deletion_due_time = timeadd(local.creation_time, var.deletion_delay)
-  })
+  tags = module.common_tags.tags
 }

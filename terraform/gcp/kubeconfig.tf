@@ -2,33 +2,14 @@
 # from made-up cluster facts without a Google Cloud project. The plugin uses
 # Application Default Credentials, like the google provider, so no gcloud
 # login is needed.
-locals {
-  kubeconfig = yamlencode({
-    apiVersion        = "v1"
-    kind              = "Config"
-    "current-context" = local.kubeconfig_cluster.name
-    clusters = [{
-      name = local.kubeconfig_cluster.name
-      cluster = {
-        server                       = local.kubeconfig_cluster.endpoint
-        "certificate-authority-data" = local.kubeconfig_cluster.ca_data
-      }
-    }]
-    contexts = [{
-      name    = local.kubeconfig_cluster.name
-      context = { cluster = local.kubeconfig_cluster.name, user = local.kubeconfig_cluster.name }
-    }]
-    users = [{
-      name = local.kubeconfig_cluster.name
-      user = {
-        exec = {
-          apiVersion         = "client.authentication.k8s.io/v1beta1"
-          command            = "gke-gcloud-auth-plugin"
-          args               = ["--use_application_default_credentials"]
-          provideClusterInfo = true
-          installHint        = "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin"
-        }
-      }
-    }]
-  })
+module "kubeconfig" {
+  source = "../modules/exec-kubeconfig"
+
+  cluster = local.kubeconfig_cluster
+  exec = {
+    command              = "gke-gcloud-auth-plugin"
+    args                 = ["--use_application_default_credentials"]
+    provide_cluster_info = true
+    install_hint         = "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin"
+  }
 }

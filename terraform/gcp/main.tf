@@ -7,31 +7,16 @@ data "google_compute_zones" "available" {
   region = var.region
 }
 
+module "node_pools" {
+  source = "../modules/node-pools"
+
+  system_pool   = var.system_pool
+  node_pools    = var.node_pools
+  default_zones = local.default_zones
+}
+
 locals {
   default_zones = [sort(data.google_compute_zones.available.names)[0]]
-
-  # The system pool is one more node pool, first in the list.
-  system_pool = {
-    name            = "system"
-    count           = var.system_pool.count
-    machine_size    = var.system_pool.machine_size
-    zones           = var.system_pool.zones
-    labels          = var.system_pool.labels
-    taints          = var.system_pool.critical_addons_only ? [{ key = "CriticalAddonsOnly", value = "true", effect = "NoSchedule" }] : []
-    os_disk_size_gb = var.system_pool.os_disk_size_gb
-    os_disk_type    = var.system_pool.os_disk_type
-  }
-  pools = {
-    for pool in concat([local.system_pool], var.node_pools) : pool.name => merge(pool, {
-      zones = length(pool.zones) > 0 ? pool.zones : local.default_zones
-    })
-  }
-
-  gke_taint_effects = {
-    NoSchedule       = "NO_SCHEDULE"
-    PreferNoSchedule = "PREFER_NO_SCHEDULE"
-    NoExecute        = "NO_EXECUTE"
-  }
 
   kubeconfig_cluster = {
     name     = google_container_cluster.this.name
@@ -93,7 +78,7 @@ resource "google_container_cluster" "this" {
 }
 
 resource "google_container_node_pool" "this" {
-  for_each = local.pools
+  for_each = module.node_pools.pools
 
   name           = each.key
   cluster        = google_container_cluster.this.id
@@ -120,7 +105,7 @@ resource "google_container_node_pool" "this" {
       content {
         key    = taint.value.key
         value  = taint.value.value
-        effect = local.gke_taint_effects[taint.value.effect]
+        effect = module.node_pools.taint_effects[taint.value.effect]
       }
     }
   }

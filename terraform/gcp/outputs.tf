@@ -20,7 +20,7 @@ output "kubernetes_version" {
 
 output "kubeconfig" {
   description = "Kubeconfig (YAML) whose user runs gke-gcloud-auth-plugin --use_application_default_credentials (exec plugin, client.authentication.k8s.io/v1beta1): the plugin must be on PATH, with Application Default Credentials that can reach the project. The Python kubernetes client and kubectl run it themselves."
-  value       = local.kubeconfig
+  value       = module.kubeconfig.kubeconfig
   sensitive   = true
 }
 
@@ -29,8 +29,8 @@ output "node_pools" {
   value = {
     for name, pool in google_container_node_pool.this : name => {
       count  = pool.node_count * length(pool.node_locations)
-      labels = local.pools[name].labels
-      zones  = local.pools[name].zones
+      labels = module.node_pools.pools[name].labels
+      zones  = module.node_pools.pools[name].zones
     }
   }
 }

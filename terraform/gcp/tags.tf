@@ -1,29 +1,24 @@
 # The tags common to every resource, as GCP labels. Only variables and a
-# built-in resource are used here, so the tests render this file without a
+# built-in child module are used here, so the tests render this file without a
 # cloud account.
 
-# The first apply's time, kept in state: timestamp() alone would change the
-# labels on every plan.
-resource "terraform_data" "creation_time" {
-  input = timestamp()
+module "common_tags" {
+  source = "../modules/common-tags"
 
-  lifecycle {
-    ignore_changes = [input]
-  }
+  run_id         = var.run_id
+  scenario       = var.scenario
+  owner          = var.owner
+  deletion_delay = var.deletion_delay
+  extra_tags     = var.tags
+}
+
+# So that clusters applied when creation_time was kept here keep theirs.
+moved {
+  from = terraform_data.creation_time
+  to   = module.common_tags.terraform_data.creation_time
 }
 
 locals {
-  creation_time = terraform_data.creation_time.output
-  tags = merge(var.tags, {
-    run_id            = var.run_id
-    scenario          = var.scenario
-    owner             = var.owner
-    creation_time     = local.creation_time
-    deletion_due_time = timeadd(local.creation_time, var.deletion_delay)
-  })
-  # GCP label keys and values take only [a-z0-9_-] (up to 63 characters), so
-  # 2026-01-02T03:04:05Z becomes 2026-01-02t03-04-05z.
-  labels = {
-    for key, value in local.tags : substr(replace(lower(key), "/[^a-z0-9_-]/", "-"), 0, 63) => substr(replace(lower(value), "/[^a-z0-9_-]/", "-"), 0, 63)
-  }
+  tags   = module.common_tags.tags
+  labels = module.common_tags.labels
 }
