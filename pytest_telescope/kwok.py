@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import tempfile
 import time
@@ -33,7 +32,7 @@ from kubernetes.utils import parse_quantity
 
 from .errors import ProvisionError
 from .targets import manifests
-from .targets.kubernetes import NodeState, api_error_text
+from .targets.kubernetes import NodeState, api_error_text, call_api, request_failure
 
 KWOK_VERSION = "v0.7.0"
 RELEASES_URL = "https://github.com/kubernetes-sigs/kwok/releases/download"
@@ -75,7 +74,7 @@ def _download_error(error: requests.RequestException, timeout: float) -> str:
         return f"HTTP {error.response.status_code} {error.response.reason}"
     if isinstance(error, requests.Timeout):
         return f"no answer within {timeout:g} s"
-    return _reason(error)
+    return request_failure(error)
 
 
 def read_local(path: Path) -> list[dict]:
@@ -93,7 +92,7 @@ def read_local(path: Path) -> list[dict]:
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise ProvisionError(f"kwok manifests {file}: cannot read it: {_reason(error)}") from None
+            raise ProvisionError(f"kwok manifests {file}: cannot read it: {request_failure(error)}") from None
         documents += parse(text, str(file))
     return documents
 
@@ -193,7 +192,7 @@ def _create(dynamic: DynamicClient, document: dict, timeout: float, poll_interva
         except client.ApiException as error:
             raise ProvisionError(f"kwok install: create {described}: {api_error_text(error)}") from None
         except Exception as error:  # urllib3: the API server cannot be reached
-            raise ProvisionError(f"kwok install: create {described}: {_reason(error)}") from None
+            raise ProvisionError(f"kwok install: create {described}: {request_failure(error)}") from None
         if time.monotonic() >= deadline:
             raise ProvisionError(f"kwok install: create {described}: {problem} (after {timeout:g} s)")
         time.sleep(poll_interval)
@@ -211,7 +210,7 @@ def _delete_objects(dynamic: DynamicClient, objects: Sequence[ObjectRef]) -> lis
         except client.ApiException as error:
             failures.append(f"{ref}: {api_error_text(error)}")
         except Exception as error:
-            failures.append(f"{ref}: {_reason(error)}")
+            failures.append(f"{ref}: {request_failure(error)}")
     return failures
 
 
@@ -225,7 +224,7 @@ def _dynamic_client(api_client: client.ApiClient) -> Iterator[DynamicClient]:
         except client.ApiException as error:
             raise ProvisionError(f"kwok: discover the API of {api_client.configuration.host}: {api_error_text(error)}") from None
         except Exception as error:  # urllib3: the API server cannot be reached
-            raise ProvisionError(f"kwok: discover the API of {api_client.configuration.host}: {_reason(error)}") from None
+            raise ProvisionError(f"kwok: discover the API of {api_client.configuration.host}: {request_failure(error)}") from None
         yield dynamic
 
 
@@ -243,7 +242,7 @@ def remove(api_client: client.ApiClient, *, nodes: Sequence[str] = (), installed
             if error.status != 404:
                 failures.append(f"Node {name}: {api_error_text(error)}")
         except Exception as error:
-            failures.append(f"Node {name}: {_reason(error)}")
+            failures.append(f"Node {name}: {request_failure(error)}")
     if installed:
         try:
             with _dynamic_client(api_client) as dynamic:
@@ -323,13 +322,13 @@ def add_nodes(api_client: client.ApiClient, nodes: Sequence[dict], *, ready_time
     """Create ``nodes`` (manifests from ``virtual_node``), then wait until kwok reports every one Ready."""
     core = client.CoreV1Api(api_client)
     for node in nodes:
-        _node_call(f"create Node {node['metadata']['name']}", core.create_node, node)
+        call_api(f"kwok: create Node {node['metadata']['name']}", core.create_node, node)
     names = [node["metadata"]["name"] for node in nodes]
     waiting = set(names)
     deadline = time.monotonic() + ready_timeout
     selector = ",".join(f"{key}={value}" for key, value in NODE_LABELS.items())
     while True:
-        listed = _node_call("list nodes", core.list_node, label_selector=selector)
+        listed = call_api("kwok: list nodes", core.list_node, label_selector=selector)
         waiting -= {node.metadata.name for node in listed.items if NodeState.of(node).ready}
         if not waiting:
             return
@@ -340,24 +339,6 @@ def add_nodes(api_client: client.ApiClient, nodes: Sequence[dict], *, ready_time
                 f"is the kwok controller running? ({CONTROLLER})"
             )
         time.sleep(poll_interval)
-
-
-def _node_call(what: str, call, *args, **kwargs):
-    try:
-        return call(*args, **kwargs)
-    except client.ApiException as error:
-        raise ProvisionError(f"kwok: {what}: {api_error_text(error)}") from None
-    except Exception as error:  # urllib3: the API server cannot be reached
-        raise ProvisionError(f"kwok: {what}: {_reason(error)}") from None
-
-
-def _reason(error: Exception) -> str:
-    """Why a request failed: the system's reason when it could not connect (refused, no such host), else the first line."""
-    found = re.search(r"\[Errno -?\d+\] ([^'\"]+)", str(error))
-    if found:
-        return found.group(1).rstrip(": ")
-    text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
 
 # --- what a test uses ------------------------------------------------------------------------

@@ -55,8 +55,6 @@ OPTIONS = {
     "runkperf-binary": ("runkperf", "the runkperf binary: a path, or a name on PATH"),
     "kwok-manifests": ("", "kwok's release manifests (a file or directory) for clusters without GitHub access (default: download the pinned release)"),
 }
-# Targets that cost money or act on a cluster of the user's are used only when asked for by name.
-ASKED_FOR_ONLY = ("aks", "eks", "gke", "existing")
 
 _TELESCOPE = pytest.StashKey["Telescope"]()
 _RECORDER = pytest.StashKey[Recorder]()
@@ -449,7 +447,8 @@ def _param(item: pytest.Item, name: str):
 def target(request: pytest.FixtureRequest) -> Target:
     """The target this test runs on: the test runs once per cloud of its scenario."""
     telescope, cloud = request.config.stash[_TELESCOPE], request.param.cloud
-    if cloud in ASKED_FOR_ONLY and not telescope.asked_for(cloud):
+    # A cluster costs money, or is the user's own: used only when asked for by name.
+    if cloud != "local" and not telescope.asked_for(cloud):
         how = f"-m {cloud}" + (" or --telescope-kubeconfig" if cloud == "existing" else "")
         pytest.skip(f"the {cloud} target is used only when asked for: {how}")
     return telescope.pool.get(request.param)

@@ -18,8 +18,8 @@ def container_argv(runtime: str = "/usr/bin/docker", uid: int = 1000, **params) 
     return clusterloader2.container_command(
         Image("registry.example/clusterloader2:v1", runtime),
         "/home/user/.kube/config",
-        "/work/report",
-        "/work/overrides.yaml",
+        "/bench/run-1/report",
+        "/bench/run-1/overrides.yaml",
         config_dir="/repo/clusterloader2",
         uid=uid,
         gid=2000,
@@ -37,9 +37,9 @@ def test_container_command_mounts_the_files_and_points_cl2_at_them():
     assert argv[:image_at] == [
         "/usr/bin/docker", "run", "--rm", "--network", "host", "--name", "clusterloader2-test", "--user", "1000:2000",
         "--volume", "/home/user/.kube/config:/cl2/kubeconfig:ro",
-        "--volume", "/work/overrides.yaml:/cl2/overrides.yaml:ro",
+        "--volume", "/bench/run-1/overrides.yaml:/cl2/overrides.yaml:ro",
         "--volume", "/repo/clusterloader2:/cl2/config:ro",
-        "--volume", "/work/report:/cl2/report",
+        "--volume", "/bench/run-1/report:/cl2/report",
     ]  # fmt: skip
     assert argv[image_at + 1 : image_at + 6] == [
         "--testconfig=/cl2/config/load/config.yaml",
@@ -64,7 +64,7 @@ def test_container_command_is_the_binarys_command_with_container_paths():
         prometheus=True,
         prometheus_scrape_kubelets=True,
     )
-    assert not [arg for arg in cl2_argv if "/work/" in arg or "/home/user" in arg or "/repo/" in arg]
+    assert not [arg for arg in cl2_argv if "/bench/" in arg or "/home/user" in arg or "/repo/" in arg]
 
 
 def test_rootless_podman_keeps_the_users_id():

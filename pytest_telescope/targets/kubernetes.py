@@ -26,6 +26,7 @@ import getpass
 import http.client
 import json
 import os
+import re
 import secrets
 import selectors
 import socket
@@ -988,7 +989,7 @@ def call_api(what: str, call, *args, context: str = "", **kwargs):
     except client.ApiException as error:
         raise ProvisionError(f"{what}: {api_error_text(error)}") from None
     except Exception as error:  # urllib3 and exec-plugin failures: unreachable server, no credentials
-        raise ProvisionError(f"{what}: {_first_line(error)}{context}") from None
+        raise ProvisionError(f"{what}: {request_failure(error)}{context}") from None
 
 
 def api_error_text(error: client.ApiException) -> str:
@@ -1003,6 +1004,12 @@ def api_error_text(error: client.ApiException) -> str:
     return f"{text}: {message}" if message else text
 
 
+def request_failure(error: Exception) -> str:
+    """Why a request failed: the system's reason when it could not connect (refused, no such host), else the first line."""
+    found = re.search(r"\[Errno -?\d+\] ([^'\"]+)", str(error))
+    return found.group(1).rstrip(": ") if found else _first_line(error)
+
+
 def _first_line(error: object, limit: int = 300) -> str:
     text = str(error).strip()
     return (text.splitlines()[0] if text else type(error).__name__)[:limit]
@@ -1015,18 +1022,14 @@ def delete_namespace(core: client.CoreV1Api, namespace: str) -> None:
         if error.status != 404:
             raise ProvisionError(f"delete namespace {namespace}: {api_error_text(error)}") from None
     except Exception as error:  # urllib3: an unreachable or silent API server
-        raise ProvisionError(f"delete namespace {namespace}: {_first_line(error)}") from None
+        raise ProvisionError(f"delete namespace {namespace}: {request_failure(error)}") from None
 
 
 def delete_virtual_nodes(core: client.CoreV1Api, run_id: str) -> None:
     """The kwok nodes of the run: cluster-scoped, so a namespace's deletion leaves them behind."""
     selector = f"{manifests.RUN_LABEL}={manifests.label_value(run_id)},type=kwok"
-    try:
-        core.delete_collection_node(label_selector=selector, _request_timeout=REQUEST_TIMEOUT)
-    except client.ApiException as error:
-        raise ProvisionError(f"delete the run's kwok nodes ({selector}): {api_error_text(error)}") from None
-    except Exception as error:
-        raise ProvisionError(f"delete the run's kwok nodes ({selector}): {_first_line(error)}") from None
+    what = f"delete the run's kwok nodes ({selector})"
+    call_api(what, core.delete_collection_node, label_selector=selector, _request_timeout=REQUEST_TIMEOUT)
 
 
 # --- connecting ------------------------------------------------------------------------------
