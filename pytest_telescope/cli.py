@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from . import compare, janitor
+from .errors import ProvisionError
 from .progress import Progress
+from .provision import check_run_id
 from .redact import Redactor
 
 
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     cleanup.add_argument("--state-dir", type=Path, default=Path(".telescope"), help="the runs' state directory (default: .telescope)")
     cleanup.add_argument("--dry-run", action="store_true", help="only list what would be destroyed")
     cleanup.add_argument("--all", action="store_true", help="also destroy targets whose deletion_due_time has not come yet")
-    cleanup.add_argument("--run-id", help="only this run's targets, whatever their deletion_due_time")
+    cleanup.add_argument("--run-id", type=_run_id, help="only this run's targets, whatever their deletion_due_time")
 
     compare.add_arguments(commands.add_parser("compare", help="compare run B with run A; exit 1 if B regressed", description=compare.__doc__))
 
@@ -33,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if errors else 0
     return 2
+
+
+def _run_id(text: str) -> str:
+    try:
+        return check_run_id(text)
+    except ProvisionError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--telescope-run-id: ")) from None
 
 
 if __name__ == "__main__":

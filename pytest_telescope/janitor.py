@@ -7,14 +7,12 @@ still running is never touched.
 
 from __future__ import annotations
 
-import json
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .progress import Progress
-from .provision import OWNER_FILE, destroy_run
+from .provision import destroy_run, owner_alive, read_owner
 
 
 @dataclass(frozen=True)
@@ -35,13 +33,15 @@ def find(state_root: Path, now: datetime | None = None) -> list[Leftover]:
     if not state_root.is_dir():
         return found
     for run_dir in sorted(p for p in state_root.iterdir() if p.is_dir()):
-        owner = _owner(run_dir)
+        owner = read_owner(run_dir)
+        if not owner:
+            continue  # not a run's directory: not ours to destroy
         due_time = owner.get("deletion_due_time")
         found.append(
             Leftover(
                 run_dir=run_dir,
                 targets=tuple(sorted(p.name for p in run_dir.iterdir() if p.is_dir())),
-                owner_alive=_alive(owner),
+                owner_alive=owner_alive(owner),
                 due=due_time is None or datetime.fromisoformat(due_time) <= now,
             )
         )
@@ -51,9 +51,10 @@ def find(state_root: Path, now: datetime | None = None) -> list[Leftover]:
 def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_time: bool, run_id: str | None = None) -> int:
     """Destroy the leftovers whose run is over and whose time is due; returns the number of errors."""
     errors = 0
-    for leftover in find(state_root):
-        if run_id and leftover.run_id != run_id:
-            continue
+    leftovers = [leftover for leftover in find(state_root) if not run_id or leftover.run_id == run_id]
+    if run_id and not leftovers:
+        progress.say(f"{run_id}: nothing found in {state_root}")
+    for leftover in leftovers:
         if leftover.owner_alive:
             progress.say(f"{leftover.run_id}: run still in progress, left alone")
         elif not (leftover.due or ignore_due_time):
@@ -66,20 +67,3 @@ def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_t
                 progress.say(f"{leftover.run_id}: destroy failed: {failure}")
             errors += len(failures)
     return errors
-
-
-def _owner(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _alive(owner: dict) -> bool:
-    if owner.get("host") != socket.gethostname() or "pid" not in owner:
-        return False
-    try:
-        cmdline = Path(f"/proc/{owner['pid']}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"pytest" in cmdline or b"python" in cmdline

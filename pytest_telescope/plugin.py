@@ -135,6 +135,8 @@ class Telescope:
             owner_pid=(worker or {}).get("telescope_owner_pid", os.getpid()),
             kubeconfig=config.getoption("telescope_kubeconfig"),
         )
+        if not self.is_worker:
+            self.pool.refuse_if_in_use()
         keep = config.getoption("telescope_keep_target")
         self.keep_targets = keep if keep is not None else config.getini("telescope_keep_target")
         self.repeat, self.tolerance, self.baseline_rows = _results_settings(config, self.run_id)

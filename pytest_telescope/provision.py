@@ -34,7 +34,36 @@ from .targets import Connection, Target, TargetSpec, kubernetes, local
 
 PROVIDERS = {"local": local, **kubernetes.PROVIDERS}
 OWNER_FILE = "owner.json"
+# A run id names a directory under the state and results directories: a name, never a path.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.fullmatch(run_id):
+        raise ProvisionError(
+            f"--telescope-run-id: {run_id!r} is not a run id: up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return run_id
+
+
+def read_owner(run_dir: Path) -> dict:
+    """Who owns a run's state directory (pid, host, deletion_due_time); empty when it is not a run's."""
+    try:
+        return json.loads((run_dir / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def owner_alive(owner: dict) -> bool:
+    if owner.get("host") != socket.gethostname() or "pid" not in owner:
+        return False
+    try:
+        cmdline = Path(f"/proc/{owner['pid']}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"pytest" in cmdline or b"python" in cmdline
 
 
 def terraform_binary() -> str:
@@ -110,7 +139,7 @@ class TargetPool:
         kubeconfig: str | None = None,
     ):
         self.state_root = state_root
-        self.run_dir = state_root / run_id
+        self.run_dir = state_root / check_run_id(run_id)
         self.run_id = run_id
         self.terraform_dir = terraform_dir
         self.progress = progress
@@ -119,6 +148,15 @@ class TargetPool:
         self.owner_pid = owner_pid
         self.kubeconfig = kubeconfig
         self._targets: dict[TargetSpec, Target] = {}
+
+    def refuse_if_in_use(self) -> None:
+        """Two live runs under one id would destroy each other's targets."""
+        owner = read_owner(self.run_dir)
+        if owner.get("pid") != self.owner_pid and owner_alive(owner):
+            raise ProvisionError(
+                f"--telescope-run-id {self.run_id}: in use by a run still going on (pid {owner['pid']}); "
+                "wait for it to end or choose another run id"
+            )
 
     def get(self, spec: TargetSpec) -> Target:
         if spec not in self._targets:
@@ -219,8 +257,10 @@ class TargetPool:
         self.progress.say(f"{spec}: {target.describe()}")
 
     def destroy_all(self) -> list[str]:
-        """Destroy every target of this run; returns the errors, destroying the rest regardless."""
-        return destroy_run(self.run_dir, self.progress) if self.run_dir.is_dir() else []
+        """Destroy every target this run claimed; returns the errors, destroying the rest regardless."""
+        if read_owner(self.run_dir).get("pid") != self.owner_pid:
+            return []
+        return destroy_run(self.run_dir, self.progress)
 
 
 def _raise_if_failed_in_this_run(failure: Path, owner_pid: int) -> None:
@@ -247,7 +287,11 @@ def _check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -
 
 
 def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
-    """Destroy every target recorded in ``run_dir``; returns the errors, destroying the rest regardless."""
+    """Destroy every target recorded in ``run_dir``; returns the errors, destroying the rest regardless.
+
+    Only a directory a run created and recorded as its own (its owner file) is touched."""
+    if not (run_dir / OWNER_FILE).is_file():
+        return []
     errors = []
     for directory in sorted(p for p in run_dir.iterdir() if p.is_dir()):
         try:
