@@ -93,7 +93,7 @@ def local_target(state_dir: Path, run_id: str = "perf"):
     from datetime import timedelta
 
     from pytest_telescope.progress import Progress
-    from pytest_telescope.provision import TargetPool
+    from pytest_telescope.provision.pool import TargetPool
     from pytest_telescope.redact import Redactor
     from pytest_telescope.targets import TargetSpec
 

@@ -30,8 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, REPO, heading, summary, timed_run, verdict  # noqa: E402
 
-from pytest_telescope import provision
 from pytest_telescope.progress import Progress
+from pytest_telescope.provision import pool as provision
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import TargetSpec
 

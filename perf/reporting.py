@@ -29,13 +29,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, heading, summary, timed_run, verdict  # noqa: E402
 
-from pytest_telescope.jsonl import JsonlWriter
-from pytest_telescope.junit import JunitReport
 from pytest_telescope.redact import Redactor
-from pytest_telescope.results import Recorder, rows
+from pytest_telescope.report.jsonl import JsonlWriter
+from pytest_telescope.report.junit import JunitReport
 from pytest_telescope.samples import Sample
-from pytest_telescope.slo import Threshold
 from pytest_telescope.tools import fio
+from pytest_telescope.verdict.recorder import Recorder, rows
+from pytest_telescope.verdict.slo import Threshold
 
 METRICS = list(fio.METRICS.items())[:10]
 # What the local target puts on every row (LocalTarget.metadata), and a case's parameters.

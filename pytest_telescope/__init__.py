@@ -1,7 +1,7 @@
 """pytest-telescope: Kubernetes and infrastructure benchmarks as pytest tests."""
 
-from .errors import ProvisionError, ScenarioError, TelescopeError, ToolError
-from .samples import Sample
-from .slo import SLOViolation
+from pytest_telescope.errors import ProvisionError, ScenarioError, TelescopeError, ToolError
+from pytest_telescope.samples import Sample
+from pytest_telescope.verdict.slo import SLOViolation
 
 __all__ = ["ProvisionError", "Sample", "ScenarioError", "SLOViolation", "TelescopeError", "ToolError"]

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import compare, janitor
-from .errors import ProvisionError
-from .progress import Progress
-from .provision import check_run_id
-from .redact import Redactor
+from pytest_telescope.errors import ProvisionError
+from pytest_telescope.progress import Progress
+from pytest_telescope.provision import janitor
+from pytest_telescope.provision.pool import check_run_id
+from pytest_telescope.redact import Redactor
+from pytest_telescope.report import compare
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,24 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from . import baseline, html, kwok, process, publish
-from . import scenario as scenarios
-from .baseline import BaselineRegression, Tolerance
-from .azure_devops import in_azure_devops, logissue
-from .compare import table as compare_table
-from .errors import TelescopeError
-from .jsonl import JsonlWriter
-from .junit import JunitReport
-from .progress import Progress
-from .prometheus import Measurements
-from .provision import TargetPool, parse_duration
-from .redact import Redactor
-from .results import Recorder, rows, utc_now
-from .slo import SLOViolation
-from .summary import MAX_ROWS, table
-from .targets import Target, TargetSpec
-from .targets.kubernetes import KubernetesTarget
-from .tools import clusterloader2
+from pytest_telescope import process
+from pytest_telescope import scenario as scenarios
+from pytest_telescope.errors import TelescopeError
+from pytest_telescope.history import baseline
+from pytest_telescope.history.baseline import BaselineRegression, Tolerance
+from pytest_telescope.measure import Measurements
+from pytest_telescope.progress import Progress
+from pytest_telescope.provision.pool import TargetPool, parse_duration
+from pytest_telescope.redact import Redactor
+from pytest_telescope.report import html, publish
+from pytest_telescope.report.azure_devops import in_azure_devops, logissue
+from pytest_telescope.report.compare import table as compare_table
+from pytest_telescope.report.jsonl import JsonlWriter
+from pytest_telescope.report.junit import JunitReport
+from pytest_telescope.report.table import MAX_ROWS, table
+from pytest_telescope.targets import Target, TargetSpec
+from pytest_telescope.targets.kubernetes import KubernetesTarget, kwok
+from pytest_telescope.tools import clusterloader2
+from pytest_telescope.verdict.recorder import Recorder, rows, utc_now
+from pytest_telescope.verdict.slo import SLOViolation
 
 # name: (default, help). Each is --telescope-<name> and the ini key telescope_<name>.
 OPTIONS = {

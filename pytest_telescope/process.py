@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .errors import ToolError
+from pytest_telescope.errors import ToolError
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from .redact import Redactor
+from pytest_telescope.redact import Redactor
 
 
 class Progress:

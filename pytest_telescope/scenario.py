@@ -18,10 +18,10 @@ from types import ModuleType
 import jsonschema
 import yaml
 
-from . import tools, units
-from .errors import ScenarioError
-from .prometheus import GOLDEN_SIGNALS, Measurement
-from .slo import Threshold
+from pytest_telescope import tools, units
+from pytest_telescope.errors import ScenarioError
+from pytest_telescope.measure.prometheus import GOLDEN_SIGNALS, Measurement
+from pytest_telescope.verdict.slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke", "existing")
 

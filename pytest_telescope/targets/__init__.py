@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..errors import ToolError
-from ..process import Completed
+from pytest_telescope.errors import ToolError
+from pytest_telescope.process import Completed
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..errors import ProvisionError, ToolError
-from ..process import Completed, die_with_parent, require, run, stop
-from ..prometheus import MetricsSource, fingerprint
-from . import Background, Connection, Endpoint, Target
+from pytest_telescope.errors import ProvisionError, ToolError
+from pytest_telescope.measure.prometheus import MetricsSource, fingerprint
+from pytest_telescope.process import Completed, die_with_parent, require, run, stop
+from pytest_telescope.targets import Background, Connection, Endpoint, Target
 
 MODULE = "local"
 

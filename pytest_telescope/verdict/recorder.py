@@ -1,0 +1,144 @@
+"""What a test measured, and the result rows it becomes.
+
+A ``Recorder`` lives on each benchmark test. When the test ends, its
+samples and their SLO verdicts travel on the test's report (through xdist
+to the controller, as plain data), and the controller turns them into rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from pytest_telescope.history import baseline
+from pytest_telescope.history.baseline import BaselineRegression, Tolerance
+from pytest_telescope.history.stats import median_samples
+from pytest_telescope.samples import Sample
+from pytest_telescope.verdict.slo import SLOViolation, Threshold, Verdict, evaluate
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Recorder:
+    """Collects one test's samples and judges them against its thresholds."""
+
+    def __init__(
+        self,
+        *,
+        cloud: str,
+        benchmark: str,
+        case: str,
+        params: dict,
+        thresholds: list[Threshold],
+        nodeid: str = "",
+        baseline_rows: Sequence[dict] = (),
+        tolerance: Tolerance = Tolerance(),
+    ):
+        self.cloud, self.benchmark, self.case, self.params = cloud, benchmark, case, params
+        self.thresholds = list(thresholds)
+        self.nodeid = nodeid
+        self.baseline_rows = list(baseline_rows)
+        self.tolerance = tolerance
+        self.repeat = 0
+        self.samples: list[tuple[str, int, Sample]] = []
+        self.target: dict = {}
+
+    def __call__(self, samples: Sample | Iterable[Sample]) -> None:
+        """Record one sample or many; each is stamped with the time it was recorded."""
+        stamp = utc_now()
+        batch = [samples] if isinstance(samples, Sample) else list(samples) if isinstance(samples, Iterable) else [samples]
+        for sample in batch:
+            if not isinstance(sample, Sample):
+                raise TypeError(f"record_samples takes a Sample or Samples, not {type(sample).__name__}")
+        self.samples += [(stamp, self.repeat, sample) for sample in batch]
+
+    def expect(
+        self, metric: str, *, min: float | None = None, max: float | None = None, unit: str, labels: dict | None = None
+    ) -> None:
+        """Add a threshold from the test itself, next to the scenario's; with ``labels``,
+        it judges only the samples of ``metric`` whose labels have these values."""
+        for op, limit in ((">=", min), ("<=", max)):
+            if limit is not None:
+                self.thresholds.append(Threshold(metric, op, limit, unit, labels=dict(labels or {})))
+
+    def verdicts(self) -> list[Verdict]:
+        """Thresholds judged on the median of each metric's repeats."""
+        return evaluate(self.thresholds, median_samples(sample for _, _, sample in self.samples))
+
+    def check(self) -> None:
+        """Raise ``SLOViolation`` naming every threshold the medians missed, else
+        ``BaselineRegression`` naming every metric worse than the baseline."""
+        failed = [verdict for verdict in self.verdicts() if not verdict.passed]
+        if failed:
+            raise SLOViolation(failed)
+        if self.baseline_rows:
+            current = rows("", self.nodeid, "", self.to_report())
+            comparisons = baseline.compare(current, self.baseline_rows, self.tolerance)
+            regressions = [c for c in comparisons if c.verdict == baseline.REGRESSION]
+            if regressions:
+                raise BaselineRegression(regressions)
+
+    def to_report(self) -> dict:
+        """Plain data for the test report: survives xdist's serialization."""
+        verdicts = self.verdicts()
+        samples = []
+        for stamp, repeat, sample in self.samples:
+            judged = [v for v in verdicts if v.sample is not None and _same_series(v.sample, sample)]
+            samples.append(
+                {
+                    "timestamp": stamp,
+                    "repeat": repeat,
+                    "metric": sample.metric,
+                    "value": sample.value,
+                    "unit": sample.unit,
+                    "labels": dict(sample.labels),
+                    "slo": {
+                        "verdict": "none" if not judged else "pass" if all(v.passed for v in judged) else "fail",
+                        "thresholds": [str(v.threshold) for v in judged],
+                    },
+                }
+            )
+        return {
+            "cloud": self.cloud,
+            "benchmark": self.benchmark,
+            "case": self.case,
+            "params": self.params,
+            "target": self.target,
+            "samples": samples,
+        }
+
+
+def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
+    """One JSONL row per sample (schema: schema/result-row.schema.json)."""
+    common = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "test": nodeid,
+        "cloud": data["cloud"],
+        "benchmark": data["benchmark"],
+        "case": data["case"],
+        "params": data["params"],
+        "outcome": outcome,
+        "target": data["target"],
+    }
+    return [
+        {
+            **common,
+            "timestamp": sample["timestamp"],
+            "repeat": sample["repeat"],
+            "metric": sample["metric"],
+            "value": sample["value"],
+            "unit": sample["unit"],
+            "labels": sample["labels"],
+            "slo": sample["slo"],
+        }
+        for sample in data["samples"]
+    ]
+
+
+def _same_series(one: Sample, other: Sample) -> bool:
+    return one.metric == other.metric and one.labels == other.labels
