@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, REPO, heading, summary, timed_run, verdict  # noqa: E402
 
 from pytest_telescope.progress import Progress
-from pytest_telescope.provision import pool as provision
+from pytest_telescope.provision import terraform
+from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import TargetSpec
 
@@ -49,7 +50,7 @@ def test_runs_on_the_target(target, n):
 def timed_terraform_steps() -> dict[str, list[float]]:
     """Wall time of each Terraform command the pool runs, by command (init, plan, apply, destroy)."""
     steps: dict[str, list[float]] = {}
-    original = provision.TerraformRunner._run_cmd
+    original = terraform.TerraformRunner._run_cmd
 
     @functools.wraps(original)
     def run_cmd(self, args, output=False):
@@ -59,7 +60,7 @@ def timed_terraform_steps() -> dict[str, list[float]]:
         finally:
             steps.setdefault(args[1], []).append(time.perf_counter() - started)
 
-    provision.TerraformRunner._run_cmd = run_cmd
+    terraform.TerraformRunner._run_cmd = run_cmd
     return steps
 
 
@@ -69,7 +70,7 @@ def apply_and_destroy(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(rounds):
             redactor = Redactor()
-            pool = provision.TargetPool(
+            pool = TargetPool(
                 Path(tmp) / "state",
                 f"perf{index}",
                 REPO / "terraform",

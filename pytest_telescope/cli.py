@@ -9,7 +9,7 @@ from pathlib import Path
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
-from pytest_telescope.provision.pool import check_run_id
+from pytest_telescope.provision.runs import check_run_id
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import compare
 

@@ -23,7 +23,8 @@ from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
 from pytest_telescope.progress import Progress
-from pytest_telescope.provision.pool import TargetPool, parse_duration
+from pytest_telescope.provision.pool import TargetPool
+from pytest_telescope.provision.runs import parse_duration
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import html, publish
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue

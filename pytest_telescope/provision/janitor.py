@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_telescope.progress import Progress
-from pytest_telescope.provision.pool import destroy_run, owner_alive, read_owner
+from pytest_telescope.provision.pool import destroy_run
+from pytest_telescope.provision.runs import owner_alive, read_owner
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,16 @@
-"""Provision targets with Terraform: once per run, however many xdist workers ask.
+"""The targets of one run: provisioned once, however many xdist workers ask, destroyed at the end.
 
-Built on pytest-terraform's runner (init, plan, apply, destroy with an
-explicit state file, destroy of a half-applied plan) and its state reader.
-Its session fixtures are not used: under xdist they race at teardown, so
-the lifecycle is ours. The first process to need a target applies it under
-a file lock and the others load its outputs; the process that owns the run
-(the xdist controller, or the only process) destroys every target of the
-run at session end, whether tests passed, failed or were interrupted.
+The first process to need a target applies it under a file lock and the
+others load its outputs; the process that owns the run (the xdist
+controller, or the only process) destroys every target of the run at
+session end, whether tests passed, failed or were interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
-import os
-import re
 import shutil
 import socket
 import subprocess
@@ -26,94 +20,14 @@ from typing import Iterator
 
 from pytest_terraform import tf
 
-from pytest_telescope import process
 from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.progress import Progress
+from pytest_telescope.provision.runs import OWNER_FILE, check_run_id, locked, owner_alive, read_owner
+from pytest_telescope.provision.terraform import TerraformRunner, check_inputs, failure_text
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import Connection, Target, TargetSpec, kubernetes, local
 
 PROVIDERS = {"local": local, **kubernetes.PROVIDERS}
-OWNER_FILE = "owner.json"
-# A run id names a directory under the state and results directories: a name, never a path.
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
-
-
-def check_run_id(run_id: str) -> str:
-    if not RUN_ID.fullmatch(run_id):
-        raise ProvisionError(
-            f"--telescope-run-id: {run_id!r} is not a run id: up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return run_id
-
-
-def read_owner(run_dir: Path) -> dict:
-    """Who owns a run's state directory (pid, host, deletion_due_time); empty when it is not a run's."""
-    try:
-        return json.loads((run_dir / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def owner_alive(owner: dict) -> bool:
-    if owner.get("host") != socket.gethostname() or "pid" not in owner:
-        return False
-    try:
-        cmdline = Path(f"/proc/{owner['pid']}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"pytest" in cmdline or b"python" in cmdline
-
-
-def terraform_binary() -> str:
-    for name in ("terraform", "tofu"):
-        if shutil.which(name):
-            return shutil.which(name)
-    raise ProvisionError(f"terraform: not found on PATH; {TERRAFORM_HINT}")
-
-
-class TerraformRunner(tf.TerraformRunner):
-    """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
-
-    def __init__(self, module_dir: Path, work_dir: Path, variables: dict, progress: Progress, what: str):
-        super().__init__(str(work_dir.resolve()), module_dir=str(module_dir.resolve()), tf_bin=terraform_binary())
-        self.variables = variables
-        self.progress = progress
-        self.what = what
-
-    def init(self):
-        # pytest-terraform 0.7.0 expects `init` to create the work dir; with only
-        # built-in providers it does not, and `plan` then fails on the state lock.
-        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
-        super().init()
-
-    def _run_cmd(self, args, output=False):
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": self.work_dir, "TF_INPUT": "0"}
-        env.update({f"TF_VAR_{name}": _tf_value(value) for name, value in self.variables.items()})
-        step = f"terraform {args[1]}"
-        completed = process.run(
-            args,
-            cwd=self.module_dir,
-            env=env,
-            check=False,
-            echo=None if output else self.progress.echo,
-            heartbeat=self.progress.heartbeat(step, self.what),
-            die_with_us=False,
-        )
-        if completed.returncode != 0:
-            raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)
-        return completed.stdout.encode()
-
-
-def _tf_value(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _failure(error: subprocess.CalledProcessError, module_dir: str) -> str:
-    lines = (error.stderr or error.stdout or "").strip().splitlines()
-    tail = "\n".join("    " + line for line in lines[-12:])
-    return f"{Path(error.cmd[0]).name} {error.cmd[1]} failed (status {error.returncode}) in {module_dir}\n{tail}"
 
 
 class TargetPool:
@@ -171,7 +85,7 @@ class TargetPool:
     @contextlib.contextmanager
     def exclusive(self, spec: TargetSpec) -> Iterator[None]:
         """Held by a test while it measures, so tests never share a target at once."""
-        with _locked(self.directory(spec) / "busy.lock"):
+        with locked(self.directory(spec) / "busy.lock"):
             yield
 
     def _load_or_provision(self, spec: TargetSpec) -> Target:
@@ -183,7 +97,7 @@ class TargetPool:
             self.run_id, directory, self.deletion_delay, due, self.progress.echo, self.progress.say, self.kubeconfig
         )
         failures = (directory / "failed", directory / f"failed-{spec.key}")
-        with _locked(directory / "lock"):
+        with locked(directory / "lock"):
             for failure in failures:
                 _raise_if_failed_in_this_run(failure, self.owner_pid)
             try:
@@ -212,7 +126,7 @@ class TargetPool:
         for directory in (self.state_root, self.run_dir):
             directory.mkdir(mode=0o700, exist_ok=True)
         owner = self.run_dir / OWNER_FILE
-        with _locked(self.run_dir / "lock"):
+        with locked(self.run_dir / "lock"):
             now = datetime.now(timezone.utc)
             record = json.loads(owner.read_text()) if owner.exists() else {
                 "created": now.isoformat(),
@@ -239,7 +153,7 @@ class TargetPool:
         inputs = provider.provisioned(spec.settings)
         what = str(TargetSpec.of(spec.cloud, inputs))
         variables = provider.variables(name, inputs, connection)
-        _check_inputs(spec.cloud, inputs, variables, module_dir)
+        check_inputs(spec.cloud, inputs, variables, module_dir)
         (directory / "module").write_text(str(module_dir))
         (directory / "spec").write_text(what)
         (directory / "variables.json").write_text(json.dumps(variables))
@@ -249,7 +163,7 @@ class TargetPool:
                 runner.init()
                 runner.apply()
             except subprocess.CalledProcessError as error:
-                raise ProvisionError(_failure(error, str(module_dir))) from None
+                raise ProvisionError(failure_text(error, str(module_dir))) from None
 
     def _validate(self, spec: TargetSpec, target: Target) -> None:
         with self.progress.phase("validate", str(spec)):
@@ -271,19 +185,6 @@ def _raise_if_failed_in_this_run(failure: Path, owner_pid: int) -> None:
         if record["owner_pid"] == owner_pid:
             raise ProvisionError(record["error"])
         failure.unlink()
-
-
-def _check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
-    """Terraform ignores a TF_VAR_ its module does not declare: a misspelt input would silently leave
-    the module's default (a cluster of another shape). And the plugin's own inputs are not the scenario's."""
-    declared = set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
-    where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
-    for name in variables:
-        if name not in declared:
-            raise ProvisionError(f"{where}.{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
-    for name in inputs:
-        if variables[name] != inputs[name]:
-            raise ProvisionError(f"{where}.{name}: set by the plugin for every run, not by a scenario")
 
 
 def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
@@ -309,7 +210,7 @@ def destroy(directory: Path, progress: Progress) -> None:
     A cluster's namespaces go first; if the cluster is then destroyed anyway,
     failing to reach it for that is no error.
     """
-    with _locked(directory / "lock"):
+    with locked(directory / "lock"):
         provisioned = (directory / "terraform.tfstate").exists()
         try:
             if (directory / kubernetes.RECORD_FILE).exists():
@@ -327,24 +228,5 @@ def destroy(directory: Path, progress: Progress) -> None:
                 try:
                     runner.destroy()
                 except subprocess.CalledProcessError as error:
-                    raise ProvisionError(_failure(error, str(module_dir)) + f"\n  state kept in {directory}") from None
+                    raise ProvisionError(failure_text(error, str(module_dir)) + f"\n  state kept in {directory}") from None
     shutil.rmtree(directory)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90m``, ``2h``, ``1d``, ``30s`` (as Terraform and Telescope write a deletion delay)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
-    if match is None:
-        raise ProvisionError(f"telescope_deletion_delay: {text!r} is not a duration like 90m, 2h or 1d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: float(match[1])})
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

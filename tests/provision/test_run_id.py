@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pytest_telescope.provision.pool import OWNER_FILE
+from pytest_telescope.provision.runs import OWNER_FILE
 
 SUITE = "def test_nothing():\n    pass\n"
 

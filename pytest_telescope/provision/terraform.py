@@ -1,0 +1,87 @@
+"""Terraform, through pytest-terraform's runner: init, apply and destroy of one module.
+
+Built on pytest-terraform's runner (init, plan, apply, destroy with an
+explicit state file, destroy of a half-applied plan) and its state reader.
+Its session fixtures are not used: under xdist they race at teardown, so
+the lifecycle is ours (``pool``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from pytest_terraform import tf
+
+from pytest_telescope import process
+from pytest_telescope.errors import ProvisionError
+from pytest_telescope.progress import Progress
+
+TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
+
+
+def terraform_binary() -> str:
+    for name in ("terraform", "tofu"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise ProvisionError(f"terraform: not found on PATH; {TERRAFORM_HINT}")
+
+
+class TerraformRunner(tf.TerraformRunner):
+    """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
+
+    def __init__(self, module_dir: Path, work_dir: Path, variables: dict, progress: Progress, what: str):
+        super().__init__(str(work_dir.resolve()), module_dir=str(module_dir.resolve()), tf_bin=terraform_binary())
+        self.variables = variables
+        self.progress = progress
+        self.what = what
+
+    def init(self):
+        # pytest-terraform 0.7.0 expects `init` to create the work dir; with only
+        # built-in providers it does not, and `plan` then fails on the state lock.
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
+        super().init()
+
+    def _run_cmd(self, args, output=False):
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": self.work_dir, "TF_INPUT": "0"}
+        env.update({f"TF_VAR_{name}": _tf_value(value) for name, value in self.variables.items()})
+        step = f"terraform {args[1]}"
+        completed = process.run(
+            args,
+            cwd=self.module_dir,
+            env=env,
+            check=False,
+            echo=None if output else self.progress.echo,
+            heartbeat=self.progress.heartbeat(step, self.what),
+            die_with_us=False,
+        )
+        if completed.returncode != 0:
+            raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)
+        return completed.stdout.encode()
+
+
+def _tf_value(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def failure_text(error: subprocess.CalledProcessError, module_dir: str) -> str:
+    lines = (error.stderr or error.stdout or "").strip().splitlines()
+    tail = "\n".join("    " + line for line in lines[-12:])
+    return f"{Path(error.cmd[0]).name} {error.cmd[1]} failed (status {error.returncode}) in {module_dir}\n{tail}"
+
+
+def check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
+    """Terraform ignores a TF_VAR_ its module does not declare: a misspelt input would silently leave
+    the module's default (a cluster of another shape). And the plugin's own inputs are not the scenario's."""
+    declared = set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
+    where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
+    for name in variables:
+        if name not in declared:
+            raise ProvisionError(f"{where}.{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
+    for name in inputs:
+        if variables[name] != inputs[name]:
+            raise ProvisionError(f"{where}.{name}: set by the plugin for every run, not by a scenario")
