@@ -14,16 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 IPERF3_TEST = '''
 import pytest
-from pytest_telescope.tools import iperf3
 
 @pytest.mark.scenario("iperf3.yaml")
-def test_iperf3(target, case, record_samples):
-    server, client = target.endpoints("server", "client")
-    port = server.free_port()
-    with server.start(iperf3.server_command(port, bind=server.address)) as process:
-        server.wait_listening(process, port)
-        result = client.run(iperf3.command(server.address, port, **case.params), timeout=30, check=False)
-    record_samples(iperf3.parse(result.stdout, result.argv))
+def test_iperf3(iperf3_run):
+    iperf3_run()
 '''
 
 RUN_TEST = '''
@@ -84,8 +78,8 @@ CORPUS = [
 
 
 @pytest.mark.parametrize("scenario, body, args, expected", [pytest.param(*case[1:], id=case[0]) for case in CORPUS])
-def test_bad_input_gives_one_clear_line(pytester, scenario, body, args, expected):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+def test_bad_input_gives_one_clear_line(local_suite, scenario, body, args, expected):
+    pytester = local_suite
     pytester.makepyfile(test_suite=IPERF3_TEST if body is None else RUN_TEST % body)
     pytester.path.joinpath("iperf3.yaml").write_text(scenario)
 
