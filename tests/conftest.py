@@ -1,4 +1,4 @@
-"""What the tests share: pytester, and a suite directory laid out as the repository's benchmarks are."""
+"""What the tests share: pytester, and suite directories set up as the repository's benchmarks are."""
 
 from pathlib import Path
 
@@ -10,12 +10,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def local_suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A fresh directory for a benchmark suite on the local target, with the repository's Terraform
-    modules and the fixtures its suites share (its conftest.py: ``iperf3_run``...); no Prometheus."""
-    pytester.makeini(
+def benchmark_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A fresh directory for a benchmark suite, with the fixtures the repository's suites share
+    (its conftest.py: ``iperf3_run``...)."""
+    pytester.makeconftest((REPO / "conftest.py").read_text())
+    return pytester
+
+
+@pytest.fixture
+def local_suite(benchmark_suite: pytest.Pytester) -> pytest.Pytester:
+    """A ``benchmark_suite`` on the local target of the repository's Terraform modules; no Prometheus."""
+    benchmark_suite.makeini(
         f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\n"
         "addopts = -p no:terraform -p no:cacheprovider\n"
     )
-    pytester.makeconftest((REPO / "conftest.py").read_text())
-    return pytester
+    return benchmark_suite
