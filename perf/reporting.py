@@ -32,9 +32,10 @@ from _common import PYTHON, heading, summary, timed_run, verdict  # noqa: E402
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
+from pytest_telescope.report.rows import rows
 from pytest_telescope.samples import Sample
 from pytest_telescope.tools import fio
-from pytest_telescope.verdict.recorder import Recorder, rows
+from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import Threshold
 
 METRICS = list(fio.METRICS.items())[:10]

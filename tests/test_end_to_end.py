@@ -13,17 +13,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 SUITE = '''
 import pytest
-from pytest_telescope.tools import fio, iperf3
+from pytest_telescope.tools import fio
 
 
 @pytest.mark.scenario("iperf3.yaml")
-def test_iperf3(target, case, record_samples):
-    server, client = target.endpoints("server", "client")
-    port = server.free_port()
-    with server.start(iperf3.server_command(port, bind=server.address)) as process:
-        server.wait_listening(process, port)
-        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60, check=False)
-    record_samples(iperf3.parse(result.stdout, result.argv))
+def test_iperf3(iperf3_run):
+    iperf3_run()
 
 
 @pytest.mark.scenario("fio.yaml")
@@ -51,9 +46,9 @@ slo:
 
 
 @pytest.fixture
-def suite(pytester):
-    """A small benchmark suite in a fresh directory, using this repo's Terraform modules."""
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+def suite(local_suite):
+    """A small benchmark suite of iperf3 and fio."""
+    pytester = local_suite
     pytester.makepyfile(test_suite=SUITE)
     pytester.path.joinpath("fio.yaml").write_text(FIO)
     pytester.path.joinpath("iperf3.yaml").write_text(IPERF3 % 1)
@@ -175,31 +170,21 @@ include:
 
 TWO_LINKS = '''
 import pytest
-from pytest_telescope.tools import iperf3
-
-
-def measure(target, case, record_samples):
-    server, client = target.endpoints("server", "client")
-    port = server.free_port()
-    with server.start(iperf3.server_command(port, bind=server.address)) as process:
-        server.wait_listening(process, port)
-        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60, check=False)
-    record_samples(iperf3.parse(result.stdout, result.argv))
 
 
 @pytest.mark.scenario("shaped.yaml")
-def test_shaped(target, case, record_samples):
-    measure(target, case, record_samples)
+def test_shaped(iperf3_run):
+    iperf3_run()
 
 
 @pytest.mark.scenario("udp.yaml")
-def test_udp(target, case, record_samples):
-    measure(target, case, record_samples)
+def test_udp(iperf3_run):
+    iperf3_run()
 '''
 
 
-def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(pytester):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
+    pytester = local_suite
     pytester.makepyfile(test_two_links=TWO_LINKS)
     pytester.path.joinpath("udp.yaml").write_text(UDP)
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 200)

@@ -1,26 +1,21 @@
-"""What a test measured, and the result rows it becomes.
+"""What a test measured, and its SLO verdicts.
 
 A ``Recorder`` lives on each benchmark test. When the test ends, its
 samples and their SLO verdicts travel on the test's report (through xdist
-to the controller, as plain data), and the controller turns them into rows.
+to the controller, as plain data), and the controller turns them into rows
+(``report/rows.py``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.history.stats import median_samples
+from pytest_telescope.report.rows import rows, utc_now
 from pytest_telescope.samples import Sample
 from pytest_telescope.verdict.slo import SLOViolation, Threshold, Verdict, evaluate
-
-SCHEMA_VERSION = 1
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Recorder:
@@ -110,34 +105,6 @@ class Recorder:
             "target": self.target,
             "samples": samples,
         }
-
-
-def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
-    """One JSONL row per sample (schema: schema/result-row.schema.json)."""
-    common = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "test": nodeid,
-        "cloud": data["cloud"],
-        "benchmark": data["benchmark"],
-        "case": data["case"],
-        "params": data["params"],
-        "outcome": outcome,
-        "target": data["target"],
-    }
-    return [
-        {
-            **common,
-            "timestamp": sample["timestamp"],
-            "repeat": sample["repeat"],
-            "metric": sample["metric"],
-            "value": sample["value"],
-            "unit": sample["unit"],
-            "labels": sample["labels"],
-            "slo": sample["slo"],
-        }
-        for sample in data["samples"]
-    ]
 
 
 def _same_series(one: Sample, other: Sample) -> bool:

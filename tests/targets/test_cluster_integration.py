@@ -91,7 +91,7 @@ def test_a_command_past_its_timeout_is_killed(cluster):
 
 def test_the_iperf3_benchmark_between_pods(cluster):
     samples = []
-    load_benchmark("benchmarks/network/test_iperf3.py").measure(cluster, Case("tcp", {"duration": 3}), samples.extend)
+    load_benchmark("conftest.py").measure_iperf3(cluster, Case("tcp", {"duration": 3}), samples.extend)
     received = next(s for s in samples if s.metric == "throughput_received")
     assert received.value > 0
 

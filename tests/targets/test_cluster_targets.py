@@ -66,12 +66,11 @@ output "node_pools" {
 
 SAME_NODE_SUITE = """
 import pytest
-from test_suite_iperf3 import measure
 
 
 @pytest.mark.scenario("same_node.yaml")
-def test_same_node(target, case, record_samples):
-    measure(target, case, record_samples)
+def test_same_node(iperf3_run):
+    iperf3_run()
 """
 
 def aks_target(placement: str) -> dict:
@@ -91,8 +90,9 @@ def api():
 
 
 @pytest.fixture
-def suite(pytester, api, monkeypatch):
+def suite(benchmark_suite, api, monkeypatch):
     """benchmarks/network as it is, the fake cluster's kubeconfig, and the fake azure module."""
+    pytester = benchmark_suite
     copy_suite(REPO / "benchmarks" / "network", pytester.path)
     (pytester.path / "terraform" / "azure").mkdir(parents=True)
     (pytester.path / "terraform" / "azure" / "main.tf").write_text(FAKE_AZURE_MODULE_DOUBLE)

@@ -306,12 +306,12 @@ def load_benchmark(path: str):
 
 
 def test_the_iperf3_benchmark_runs_unchanged_on_pods(api, tmp_path):
-    """benchmarks/network/test_iperf3.py's own function, through exec on this machine's loopback."""
+    """The network benchmarks' own function (the repository's conftest.py), through exec on this machine's loopback."""
     api.nodes = [node_json("n1"), node_json("n2")]
     target = make_target(api, tmp_path=tmp_path)
     target.validate()
     samples = []
-    load_benchmark("benchmarks/network/test_iperf3.py").measure(target, Case("tcp", {"duration": 1}), samples.extend)
+    load_benchmark("conftest.py").measure_iperf3(target, Case("tcp", {"duration": 1}), samples.extend)
     measured = {sample.metric: sample for sample in samples}
     assert measured["throughput_received"].value > 0
     assert measured["throughput_received"].unit == "Mbit/s"

@@ -7,8 +7,9 @@ from importlib import resources
 import jsonschema
 import pytest
 
+from pytest_telescope.report.rows import SCHEMA_VERSION, rows, utc_now
 from pytest_telescope.samples import Sample
-from pytest_telescope.verdict.recorder import SCHEMA_VERSION, Recorder, rows, utc_now
+from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation, Threshold
 
 NODEID = "benchmarks/network/test_iperf3.py::test_iperf3[local-tcp-parallel4]"

@@ -1,0 +1,372 @@
+"""A run of benchmarks: its settings, targets, results files, and the hooks that use them."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_telescope import scenario as scenarios
+from pytest_telescope.errors import TelescopeError
+from pytest_telescope.history import baseline
+from pytest_telescope.history.baseline import BaselineRegression, Tolerance
+from pytest_telescope.measure import Measurements
+from pytest_telescope.plugin import path_setting, setting
+from pytest_telescope.progress import Progress
+from pytest_telescope.provision.pool import TargetPool
+from pytest_telescope.provision.runs import parse_duration
+from pytest_telescope.redact import Redactor
+from pytest_telescope.report import html, publish
+from pytest_telescope.report.azure_devops import in_azure_devops, logissue
+from pytest_telescope.report.compare import table as compare_table
+from pytest_telescope.report.jsonl import JsonlWriter
+from pytest_telescope.report.junit import JunitReport
+from pytest_telescope.report.rows import rows, utc_now
+from pytest_telescope.report.table import MAX_ROWS, table
+from pytest_telescope.targets import Target, TargetSpec
+from pytest_telescope.verdict.recorder import Recorder
+from pytest_telescope.verdict.slo import SLOViolation
+
+TELESCOPE = pytest.StashKey["Telescope"]()
+# Set on a test by its record_samples fixture.
+RECORDER = pytest.StashKey[Recorder]()
+MEASUREMENTS = pytest.StashKey[tuple]()
+
+
+class Telescope:
+    """The state of one run, and the hooks that use it."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        worker = getattr(config, "workerinput", None)
+        self.is_worker = worker is not None
+        self.run_id = (worker or {}).get("telescope_run_id") or setting(config, "run-id") or _new_run_id()
+        self.started = utc_now()
+        self.redactor = Redactor()
+        self.redactor.add_environment(os.environ)
+        self.progress = Progress.for_pytest(config, self.redactor)
+        self.results_dir = path_setting(config, "results-dir") / self.run_id
+        self.pool = TargetPool(
+            path_setting(config, "state-dir"),
+            self.run_id,
+            path_setting(config, "terraform-dir"),
+            self.progress,
+            self.redactor,
+            deletion_delay=parse_duration(setting(config, "deletion-delay")),
+            owner_pid=(worker or {}).get("telescope_owner_pid", os.getpid()),
+            kubeconfig=config.getoption("telescope_kubeconfig"),
+        )
+        if not self.is_worker:
+            self.pool.refuse_if_in_use()
+        keep = config.getoption("telescope_keep_target")
+        self.keep_targets = keep if keep is not None else config.getini("telescope_keep_target")
+        self.repeat, self.tolerance, self.baseline_rows = _results_settings(config, self.run_id)
+        self.baseline_by_test = baseline.by_test(self.baseline_rows)
+        html_setting = setting(config, "html")
+        self.html_path = path_setting(config, "html") if html_setting else self.results_dir / "report.html"
+        self.rows: list[dict] = []  # the first MAX_ROWS, for the terminal table
+        self.row_count = 0
+        self.published_rows: list[dict] = []
+        self.ran_benchmarks = False
+        self.collected: list[str] = []
+        self.running: pytest.Item | None = None
+        self.junit = JunitReport(self.run_id, self.started)
+        self.measurements = Measurements(setting(config, "prometheus"), self.progress.say)
+        self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
+        self.in_azure_devops = in_azure_devops()
+        self._writer: JsonlWriter | None = None
+        self._previous_sigterm = None if self.is_worker else signal.signal(signal.SIGTERM, _interrupt)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+    @property
+    def writer(self) -> JsonlWriter:
+        if self._writer is None:
+            self._writer = JsonlWriter(self.results_dir / "results.jsonl", self.redactor.scrub)
+        return self._writer
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["telescope_run_id"] = self.run_id
+        node.workerinput["telescope_owner_pid"] = os.getpid()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        if not self.collected:
+            self.collected = list(ids)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = [item.nodeid for item in session.items]
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        return f"telescope: run {self.run_id}, results in {_shown(self.results_dir)}"
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        marker = metafunc.definition.get_closest_marker("scenario")
+        suite = None
+        if marker is not None:
+            path = Path(metafunc.definition.path).parent / marker.args[0]
+            try:
+                suite = scenarios.load(path)
+            except TelescopeError as error:
+                raise pytest.Collector.CollectError(str(error)) from None
+        if "target" in metafunc.fixturenames:
+            clouds = suite.clouds if suite else scenarios.CLOUDS
+            specs = [TargetSpec.of(cloud, suite.target_settings(cloud) if suite else {}) for cloud in clouds]
+            params = [pytest.param(spec, id=spec.cloud, marks=getattr(pytest.mark, spec.cloud)) for spec in specs]
+            metafunc.parametrize("target", params, indirect=True, scope="session")
+        if suite is not None and "case" in metafunc.fixturenames:
+            metafunc.parametrize("case", [pytest.param(case, id=case.id) for case in suite.cases])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        self.running = item
+        result = yield
+        self.running = None
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        target = getattr(item, "funcargs", {}).get("target")
+        if not isinstance(target, Target):
+            return (yield)
+        recorder = item.stash.get(RECORDER, None)
+        try:
+            with self.pool.exclusive(parameter(item, "target")):
+                return (yield)
+        finally:
+            if recorder is not None:
+                recorder.target = _metadata(target)  # after the test: a cluster creates its pods when used
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
+    def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
+        """Runs a benchmark's body ``--telescope-repeat`` times; its recorder numbers the repeats."""
+        recorder = pyfuncitem.stash.get(RECORDER, None)
+        if recorder is None or self.repeat == 1:
+            return None
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        for index in range(self.repeat):
+            recorder.repeat = index
+            pyfuncitem.obj(**arguments)
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
+        recorder = pyfuncitem.stash.get(RECORDER, None)
+        target = pyfuncitem.funcargs.get("target")
+        measurements = pyfuncitem.stash.get(MEASUREMENTS, ())
+        watched = bool(measurements) and isinstance(target, Target) and self.measurements.available(target)
+        start = time.time()
+        try:
+            result = yield
+        finally:
+            if watched and recorder is not None:
+                # Also when the test failed: the window explains a failure best.
+                samples, problems = self.measurements.window(measurements, start, time.time())
+                recorder(samples)
+                if problems:
+                    pyfuncitem.add_report_section("call", "telescope measurements", "\n".join(problems))
+        if recorder is not None:
+            recorder.check()
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, *_VERDICTS)):
+            report.longrepr = self.redactor.scrub(str(call.excinfo.value))
+            report.telescope_error = type(call.excinfo.value).__name__
+        elif report.failed:
+            self._scrub_failure(report)
+        report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
+        if call.when == "call":
+            report.telescope = self._take_samples(item)
+        return report
+
+    def _scrub_failure(self, report: pytest.TestReport) -> None:
+        """A traceback or captured output may show a secret this process knows (a kubeconfig's token):
+        scrubbed here, because under xdist the controller that writes JUnit has not seen it."""
+        text = report.longreprtext
+        scrubbed = self.redactor.scrub(text)
+        if scrubbed != text:
+            report.longrepr = scrubbed
+        report.sections = [(title, self.redactor.scrub(content)) for title, content in report.sections]
+
+    def _take_samples(self, item: pytest.Item) -> dict | None:
+        """The item's samples, once: a test interrupted later is not reported twice."""
+        recorder = item.stash.get(RECORDER, None)
+        if recorder is None:
+            return None
+        del item.stash[RECORDER]
+        return recorder.to_report()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
+        data = report.__dict__.pop("telescope", None)  # pytest keeps every report: drop the samples once written
+        self._publish_rows(report.nodeid, report.outcome, data)
+        if self.in_azure_devops and report.failed and getattr(report, "telescope_error", None) in _ISSUES:
+            self.progress.command(logissue("error", f"{report.nodeid}: {report.longrepr}", source=report.location[0]))
+        self.junit.add(report, data["samples"] if data else [])
+
+    def _publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
+        written = rows(self.run_id, nodeid, outcome, data) if data else []
+        if written:
+            self.writer.write(written)
+            self.rows += written[: MAX_ROWS - len(self.rows)]
+            self.row_count += len(written)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            self._publish_interrupted()
+        finally:
+            self.measurements.stop()  # an exporter inside a namespace would keep it alive
+            if not self.is_worker:
+                self._finish_run(session)
+
+    def _publish_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM during a test: pytest makes no report, so write what it measured."""
+        item = self.running
+        data = self._take_samples(item) if item is not None else None
+        if data:
+            self.ran_benchmarks = True
+            self._publish_rows(item.nodeid, "interrupted", data)
+            if not self.is_worker:
+                self.junit.add_interrupted(item.nodeid, data["samples"])
+        if self.is_worker and self._writer is not None:
+            self._writer.close()
+
+    def asked_for(self, cloud: str) -> bool:
+        """Named by ``-m``, or (a cluster of one's own) given a kubeconfig."""
+        named = cloud in re.findall(r"[\w-]+", self.config.option.markexpr or "")
+        return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
+
+    def _finish_run(self, session: pytest.Session) -> None:
+        try:
+            errors = [] if self.keep_targets else self.pool.destroy_all()
+        finally:
+            self._publish_run(session)
+        for error in errors:
+            self.progress.say(f"destroy failed: {error}")
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.keep_targets and self.pool.run_dir.is_dir():
+            self.progress.say(
+                f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
+                f"destroy them with: telescope cleanup --run-id {self.run_id}"
+            )
+
+    def _publish_run(self, session: pytest.Session) -> None:
+        if self.ran_benchmarks:
+            with self.progress.phase("publish", _shown(self.results_dir)):
+                self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
+                self.junit.write(self.results_dir / "junit.xml", self.redactor.scrub)
+                if self._writer is not None:
+                    self._writer.close()
+                self._write_report()
+        if self.publish_to is not None and self.ran_benchmarks:
+            try:
+                with self.progress.phase("upload", self.publish_to.url()):
+                    publish.upload_run(
+                        self.publish_to,
+                        self.results_dir,
+                        scenario=publish.scenario_name(setting(self.config, "scenario"), {r["benchmark"] for r in self.published_rows}),
+                        branch=publish.branch_name(os.environ, self.config.rootpath),
+                        run_id=self.run_id,
+                        environ=os.environ,
+                    )
+            except publish.PublishError as error:
+                self.progress.say(f"upload failed: {error}")
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_report(self) -> None:
+        """The HTML report of every row of this run id, read back from its results.jsonl."""
+        path = self.results_dir / "results.jsonl"
+        self.published_rows = baseline.read_rows(path) if path.exists() else []
+        against = self.baseline_rows if setting(self.config, "baseline") else None
+        report = html.render(self.published_rows, against, tolerance=self.tolerance)
+        self.html_path.parent.mkdir(parents=True, exist_ok=True)
+        self.html_path.write_text(self.redactor.scrub(report), encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.is_worker or not self.rows:
+            return
+        terminalreporter.section(f"telescope: {self.row_count} samples, run {self.run_id}")
+        for line in table(self.rows, _shown(self.writer.path), self.row_count):
+            terminalreporter.write_line(self.redactor.scrub(line))
+        if self.baseline_rows:
+            comparisons = baseline.compare(self.published_rows, self.baseline_rows, self.tolerance)
+            terminalreporter.section(f"telescope: against the baseline {setting(self.config, 'baseline')}")
+            for line in compare_table(comparisons):
+                terminalreporter.write_line(self.redactor.scrub(line))
+        terminalreporter.write_line(f"report: {_shown(self.html_path)}")
+
+
+def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Tolerance, list[dict]]:
+    """--telescope-repeat, --telescope-tolerance and the rows of --telescope-baseline, checked."""
+    repeat = setting(config, "repeat")
+    if not repeat.isdigit() or int(repeat) < 1:
+        raise pytest.UsageError(f"--telescope-repeat must be a whole number >= 1, got {repeat!r}")
+    try:
+        tolerance = Tolerance.parse(setting(config, "tolerance"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--telescope-tolerance: {error}") from None
+    if not setting(config, "baseline"):
+        return int(repeat), tolerance, []
+    try:
+        return int(repeat), tolerance, baseline.load(path_setting(config, "baseline"), exclude_run=run_id)
+    except baseline.BaselineError as error:
+        raise pytest.UsageError(f"--telescope-baseline: {error}") from None
+
+
+def _metadata(target: Target) -> dict:
+    """The target's metadata for the results; reading it (a cluster's nodes) must not hide the test's outcome."""
+    try:
+        return target.metadata
+    except TelescopeError as error:
+        return {"cloud": target.cloud, "metadata_error": str(error)}
+
+
+def _interrupt(signum, frame):
+    """SIGTERM ends the run like Ctrl-C does: targets are destroyed and results written."""
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# A test failing on one of these measured what it should: shown as its message alone, and
+# raised as an Azure DevOps issue.
+_VERDICTS = (SLOViolation, BaselineRegression)
+_ISSUES = {verdict.__name__ for verdict in _VERDICTS}
+
+
+def _publish_destination(url: str) -> publish.BlobDestination | None:
+    """Checked at the start, so that a typo fails before any target is provisioned."""
+    try:
+        return publish.BlobDestination.parse(url) if url else None
+    except publish.PublishError as error:
+        raise pytest.UsageError(f"--telescope-publish {error}") from None
+
+
+def _new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def parameter(item: pytest.Item, name: str):
+    """The value ``item`` is parametrized with for ``name``; None if it is not."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(name) if callspec else None
