@@ -20,7 +20,8 @@ import yaml
 
 from pytest_telescope import tools, units
 from pytest_telescope.errors import ScenarioError
-from pytest_telescope.measure.prometheus import GOLDEN_SIGNALS, Measurement
+from pytest_telescope.measure.golden import GOLDEN_SIGNALS
+from pytest_telescope.measure.query import Measurement
 from pytest_telescope.verdict.slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke", "existing")

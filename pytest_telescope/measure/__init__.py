@@ -1,5 +1,5 @@
 """Measurements over each test's window: Prometheus, golden signals, the target's fingerprint."""
 
-from pytest_telescope.measure.prometheus import Measurements
+from pytest_telescope.measure.measurements import Measurements
 
 __all__ = ["Measurements"]

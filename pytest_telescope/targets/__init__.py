@@ -117,6 +117,19 @@ class Endpoint(ABC):
             time.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class MetricsSource:
+    """A node-exporter a local Prometheus scrapes: a role of the target, and where its network counters live.
+
+    ``netns`` None is the host's own network namespace. ``devices`` is a regex of
+    the network devices to report (node-exporter's default, all but ``lo``, when empty).
+    """
+
+    role: str
+    netns: str | None = None
+    devices: str = ""
+
+
 class Target(ABC):
     """What a benchmark runs on: named endpoints, and metadata for the results."""
 
@@ -132,7 +145,7 @@ class Target(ABC):
     def validate(self) -> None:
         """Raise ``ProvisionError`` unless the target is healthy enough to measure."""
 
-    def metrics_sources(self) -> list:
+    def metrics_sources(self) -> list[MetricsSource]:
         """Exporters a local Prometheus must add for this target (a cluster has its own)."""
         return []
 

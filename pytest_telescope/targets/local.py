@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from pytest_telescope.errors import ProvisionError, ToolError
-from pytest_telescope.measure.prometheus import MetricsSource, fingerprint
+from pytest_telescope.measure.fingerprint import fingerprint
 from pytest_telescope.process import Completed, die_with_parent, require, run, stop
-from pytest_telescope.targets import Background, Connection, Endpoint, Target
+from pytest_telescope.targets import Background, Connection, Endpoint, MetricsSource, Target
 
 MODULE = "local"
 

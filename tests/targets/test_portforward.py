@@ -19,7 +19,9 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from pytest_telescope.errors import ProvisionError, TelescopeError
-from pytest_telescope.measure.prometheus import GOLDEN_SIGNALS, LocalPrometheus, Measurements
+from pytest_telescope.measure import Measurements
+from pytest_telescope.measure.golden import GOLDEN_SIGNALS
+from pytest_telescope.measure.server import LocalPrometheus
 from pytest_telescope.targets.kubernetes import cluster as k8s
 
 needs_prometheus = pytest.mark.skipif(
