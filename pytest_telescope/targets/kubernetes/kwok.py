@@ -32,7 +32,8 @@ from kubernetes.utils import parse_quantity
 
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.targets.kubernetes import manifests
-from pytest_telescope.targets.kubernetes.cluster import NodeState, api_error_text, call_api, request_failure
+from pytest_telescope.targets.kubernetes.api import api_error_text, call_api, request_failure
+from pytest_telescope.targets.kubernetes.nodes import NodeState
 
 KWOK_VERSION = "v0.7.0"
 RELEASES_URL = "https://github.com/kubernetes-sigs/kwok/releases/download"
