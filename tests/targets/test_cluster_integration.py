@@ -1,6 +1,6 @@
 """The Kubernetes target on a real cluster. Skipped unless ``--telescope-kubeconfig`` is given.
 
-    pytest tests/test_cluster_integration.py --telescope-kubeconfig PATH
+    pytest tests/targets/test_cluster_integration.py --telescope-kubeconfig PATH
 
 Everything is created in one namespace, ``telescope-it-...``, deleted at the
 end. With two or more schedulable nodes the pods go on different nodes,

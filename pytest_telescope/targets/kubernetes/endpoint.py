@@ -1,4 +1,4 @@
-"""A pod of the run as an ``Endpoint``: commands run in the container named after their program."""
+"""A pod of the run as an ``Endpoint``: its commands, background processes stopped by their pid, free ports."""
 
 from __future__ import annotations
 
