@@ -24,19 +24,6 @@ from pytest_telescope.targets.kubernetes.api import api_error_text, first_line
 Echo = Callable[[str], None]
 
 STOP_SECONDS = 20  # the kill script waits up to 5 s for the pid file and 5 s after SIGTERM; plus a margin
-# Runs argv (the arguments after the pid file) as itself, after writing its pid where we can find it.
-PIDFILE_WRAPPER = 'pidfile=$1; shift; echo $$ > "$pidfile" && exec "$@"'
-# Stops the process named by the pid file $1: SIGTERM, then SIGKILL after 5 s. Waits for the
-# file first: a block that ends at once may get here before the wrapper wrote it.
-KILL_SCRIPT = """
-i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-pid=$(cat "$1" 2>/dev/null) || exit 0
-rm -f "$1"
-kill "$pid" 2>/dev/null || exit 0
-i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-kill -9 "$pid" 2>/dev/null
-exit 0
-"""
 # Runs argv (the arguments after the pid file) with its pid in the pid file, and removes the file when it
 # ends: in a pod's /tmp it would stay until the pod goes. A pid file that cannot be written stops the command.
 PIDFILE_WRAPPER = """
