@@ -14,8 +14,11 @@ on 127.0.0.1, so a forward reaches a real server on this machine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -135,7 +138,8 @@ class FakeApiServerDouble:
         self._server.server_close()
         for process in self._processes:
             if process.poll() is None:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                    os.killpg(process.pid, signal.SIGKILL)  # the command and what it started, as a pod's deletion does
             process.wait()
         for connection in self._connections:
             connection.close()
@@ -224,7 +228,9 @@ class FakeApiServerDouble:
         if self.exec_failure:
             send(3, json.dumps({"metadata": {}, "status": "Failure", "message": self.exec_failure, "reason": "InternalError"}).encode())
             return
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self._processes.append(process)
         record["process"] = process
         pumps = [

@@ -1,6 +1,6 @@
 """The Kubernetes target on a real cluster. Skipped unless ``--telescope-kubeconfig`` is given.
 
-    pytest tests/test_cluster_integration.py --telescope-kubeconfig PATH
+    pytest tests/targets/test_cluster_integration.py --telescope-kubeconfig PATH
 
 Everything is created in one namespace, ``telescope-it-...``, deleted at the
 end. With two or more schedulable nodes the pods go on different nodes,
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import client
 
 from pytest_telescope.errors import ToolError
 from pytest_telescope.scenario import Case
-from pytest_telescope.targets.kubernetes import cluster as k8s
+from pytest_telescope.targets.kubernetes.providers import connect_existing, teardown
 
 pytestmark = pytest.mark.cluster
 
@@ -52,10 +53,10 @@ def settings(**more) -> dict:
 def cluster(kubeconfig, tmp_path_factory):
     # not named `target`: the plugin parametrizes that fixture name by cloud
     directory = tmp_path_factory.mktemp("cluster")
-    probe = k8s.connect_existing(kubeconfig, settings=settings(), run_id="it-probe", directory=directory)
+    probe = connect_existing(kubeconfig, settings=settings(), run_id="it-probe", directory=directory)
     placement = "different-node" if sum(1 for node in probe.nodes() if node.usable) >= 2 else "same-node"
     run_id = f"it-{secrets.token_hex(3)}"
-    found = k8s.connect_existing(kubeconfig, settings=settings(placement=placement), run_id=run_id, directory=directory)
+    found = connect_existing(kubeconfig, settings=settings(placement=placement), run_id=run_id, directory=directory)
     found.validate()
     try:
         yield found
@@ -105,12 +106,12 @@ def test_the_fio_benchmark_on_the_pod_scratch_volume(cluster):
 
 def test_teardown_deletes_the_namespace(kubeconfig, tmp_path):
     run_id = f"it-{secrets.token_hex(3)}"
-    target = k8s.connect_existing(kubeconfig, settings=settings(placement="same-node"), run_id=run_id, directory=tmp_path)
+    target = connect_existing(kubeconfig, settings=settings(placement="same-node"), run_id=run_id, directory=tmp_path)
     target.endpoint("server")
-    k8s.teardown(tmp_path)
+    teardown(tmp_path)
     try:
         phase = target.core.read_namespace(target.namespace).status.phase
-    except k8s.client.ApiException as error:
+    except client.ApiException as error:
         assert error.status == 404
     else:
         assert phase == "Terminating"

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import re
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,13 @@ from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, namespaces_delete
 
 from pytest_telescope.errors import ProvisionError, ToolError
 from pytest_telescope.scenario import Case
-from pytest_telescope.targets.kubernetes import cluster as k8s
 from pytest_telescope.targets.kubernetes import manifests
+from pytest_telescope.targets.kubernetes.api import load_client
+from pytest_telescope.targets.kubernetes.nodes import NodeState, check_nodes
+from pytest_telescope.targets.kubernetes.pod_exec import KILL_SCRIPT
+from pytest_telescope.targets.kubernetes.providers import connect, connect_existing, resolve_kubeconfig, teardown
+from pytest_telescope.targets.kubernetes.settings import ClusterSettings
+from pytest_telescope.targets.kubernetes.target import KubernetesTarget, Waiting
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,8 +35,8 @@ def api():
         yield double
 
 
-def make_target(api, settings=None, *, cloud="aks", node_pools=None, tmp_path=None, **kwargs) -> k8s.KubernetesTarget:
-    return k8s.KubernetesTarget(
+def make_target(api, settings=None, *, cloud="aks", node_pools=None, tmp_path=None, **kwargs) -> KubernetesTarget:
+    return KubernetesTarget(
         api.api_client(), cloud, settings or {}, "20261123T122302Z-dc5148",
         kubeconfig="/nonexistent/kubeconfig", node_pools=node_pools, poll_interval=0,
         **({"pid_dir": str(tmp_path)} if tmp_path else {}), **kwargs,
@@ -85,7 +91,7 @@ def test_validate_waits_for_nodes_that_become_ready(api):
 
 
 def test_a_long_wait_for_nodes_says_how_it_goes_without_verbose_output(api, monkeypatch):
-    monkeypatch.setattr(k8s.Waiting, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(Waiting, "HEARTBEAT_SECONDS", 0.0)
     starting = [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user", ready=False)]
     api.node_lists = [starting, [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user")]]
     said = []
@@ -109,14 +115,14 @@ def test_an_unreachable_api_server_names_the_kubeconfig(api):
 
 
 def state(name, *, zone="1", ready=True, labels=None, taints=(), cordoned=False):
-    return k8s.NodeState(
+    return NodeState(
         name=name, labels={manifests.ZONE_TOPOLOGY: zone, **(labels or {})}, ready=ready, cordoned=cordoned,
         taints=tuple({"key": k, "value": v, "effect": e} for k, v, e in taints), conditions=(), info={},
     )
 
 
 def problems(nodes, **settings):
-    return k8s.check_nodes(nodes, {}, None, k8s.ClusterSettings.of(settings))
+    return check_nodes(nodes, {}, None, ClusterSettings.of(settings))
 
 
 def test_placement_different_zone_needs_nodes_in_two_zones():
@@ -150,13 +156,13 @@ def test_a_taint_the_pods_do_not_tolerate_leaves_them_no_node():
 
 def test_settings_are_checked_by_key():
     with pytest.raises(ProvisionError, match=r"target settings: placment: unknown key"):
-        k8s.ClusterSettings.of({"placment": "same-node"})
+        ClusterSettings.of({"placment": "same-node"})
     with pytest.raises(ProvisionError, match=r"target settings: placement: 'same-rack' is not one of"):
-        k8s.ClusterSettings.of({"placement": "same-rack"})
+        ClusterSettings.of({"placement": "same-rack"})
     with pytest.raises(ProvisionError, match=r"target settings: node_selectors.db: not a role"):
-        k8s.ClusterSettings.of({"node_selectors": {"db": {}}})
+        ClusterSettings.of({"node_selectors": {"db": {}}})
     with pytest.raises(ProvisionError, match=r"target settings: host_network: 'yes' is not true or false"):
-        k8s.ClusterSettings.of({"host_network": "yes"})
+        ClusterSettings.of({"host_network": "yes"})
 
 
 # --- pods ----------------------------------------------------------------------------------
@@ -269,8 +275,8 @@ def test_a_command_past_its_timeout_is_killed_in_the_pod(server, api):
     with pytest.raises(ToolError, match=r"sleep 30: did not finish within 1 s on server"):
         server.run(["sleep", "30"], timeout=1)
     sleeper = api.execs[0]["process"]
-    assert sleeper.wait(timeout=10) == -15  # SIGTERM from the kill script
-    assert api.execs[1]["command"][:2] == ["sh", "-c"] and api.execs[1]["command"][2] == k8s.KILL_SCRIPT
+    assert sleeper.wait(timeout=10) == 128 + 15  # the wrapper's status: its command ended by SIGTERM from the kill script
+    assert api.execs[1]["command"][:2] == ["sh", "-c"] and api.execs[1]["command"][2] == KILL_SCRIPT
 
 
 def test_a_command_that_cannot_start_is_a_tool_error(server, api):
@@ -287,7 +293,7 @@ def test_a_background_server_runs_until_the_block_ends_then_is_killed(server, ap
         assert port in server.listening_ports()
     iperf3 = next(e for e in api.execs if "iperf3" in e["command"])
     iperf3["process"].wait(timeout=10)  # ended: TimeoutExpired otherwise
-    kill = next(e["command"] for e in api.execs if k8s.KILL_SCRIPT in e["command"])
+    kill = next(e["command"] for e in api.execs if KILL_SCRIPT in e["command"])
     assert kill[-1] == iperf3["command"][4]  # by the pid file the server wrote
     assert port not in server.listening_ports()
 
@@ -296,6 +302,19 @@ def test_a_server_that_dies_is_reported_with_its_output(server):
     with server.start(["sh", "-c", "echo cannot bind >&2; exit 1"]) as process:
         with pytest.raises(ToolError, match=r"exited before it listened\n    cannot bind"):
             server.wait_listening(process, 5999)
+
+
+def test_no_pid_file_stays_behind_however_a_command_ends(server, tmp_path):
+    server.run(["true"])
+    server.run(["sh", "-c", "exit 4"], check=False)
+    with pytest.raises(ToolError, match=r"did not finish within 1 s"):
+        server.run(["sleep", "30"], timeout=1)
+    with server.start(["sleep", "30"]):
+        pass
+    with server.start(["true"]) as process:
+        while process.running():
+            time.sleep(0.05)
+    assert list(tmp_path.glob("telescope-*.pid")) == []
 
 
 def load_benchmark(path: str):
@@ -337,7 +356,7 @@ def test_metadata_has_versions_and_placement_only(api):
 def test_connect_writes_the_kubeconfig_privately_and_keeps_it_out_of_everything(api, tmp_path):
     api.nodes = [node_json("n1"), node_json("n2")]
     directory = tmp_path / "target"
-    target = k8s.connect({"kubeconfig": api.kubeconfig(), "node_pools": {}}, cloud="gke", settings={},
+    target = connect({"kubeconfig": api.kubeconfig(), "node_pools": {}}, cloud="gke", settings={},
                          run_id="run-1", directory=directory)
     target.validate()
     kubeconfig = Path(target.kubeconfig)
@@ -353,13 +372,13 @@ def test_a_broken_kubeconfig_is_named_and_never_shown(tmp_path):
     broken = tmp_path / "kubeconfig"
     broken.write_text(f"users:\n- name: admin\n  user: {{token: {TOKEN}\n")
     with pytest.raises(ProvisionError) as error:
-        k8s.load_client(broken)
+        load_client(broken)
     assert str(error.value) == f"kubeconfig {broken}: not valid YAML at line 4"
     assert error.value.__cause__ is None and error.value.__context__ is not None  # shown without the chain
     no_context = tmp_path / "empty-context"
     no_context.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "users": [{"name": "u", "user": {"token": TOKEN}}]}))
     with pytest.raises(ProvisionError) as error:
-        k8s.load_client(no_context)
+        load_client(no_context)
     assert str(error.value).startswith(f"kubeconfig {no_context}: cannot load it: ")
     assert TOKEN not in str(error.value)
 
@@ -369,11 +388,11 @@ def test_bring_your_own_cluster_from_kubeconfig_and_teardown_from_the_record(api
     path = tmp_path / "byo.yaml"
     path.write_text(api.kubeconfig())
     directory = tmp_path / "target"
-    target = k8s.connect_existing(None, settings={}, run_id="run-2", directory=directory, environ={"KUBECONFIG": str(path)})
+    target = connect_existing(None, settings={}, run_id="run-2", directory=directory, environ={"KUBECONFIG": str(path)})
     assert (target.cloud, target.kubeconfig) == ("existing", str(path))
     target.validate()
     target.endpoint("client")
-    k8s.teardown(directory)  # as the process that owns the run does, without the target object
+    teardown(directory)  # as the process that owns the run does, without the target object
     assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target.namespace}"]
     assert api.deleted_node_selectors == [{"telescope/run-id": "run-2", "type": "kwok"}]  # the run's kwok nodes
 
@@ -381,12 +400,12 @@ def test_bring_your_own_cluster_from_kubeconfig_and_teardown_from_the_record(api
 def test_which_kubeconfig(tmp_path):
     given = tmp_path / "given"
     given.write_text("{}")
-    assert k8s.resolve_kubeconfig(str(given), {"KUBECONFIG": "/elsewhere"}) == given
-    assert k8s.resolve_kubeconfig(None, {"KUBECONFIG": str(given)}) == given
+    assert resolve_kubeconfig(str(given), {"KUBECONFIG": "/elsewhere"}) == given
+    assert resolve_kubeconfig(None, {"KUBECONFIG": str(given)}) == given
     with pytest.raises(ProvisionError, match=r"KUBECONFIG lists several files"):
-        k8s.resolve_kubeconfig(None, {"KUBECONFIG": f"{given}:{given}"})
+        resolve_kubeconfig(None, {"KUBECONFIG": f"{given}:{given}"})
     with pytest.raises(ProvisionError, match=r"kubeconfig .*missing \(from --telescope-kubeconfig\): no such file"):
-        k8s.resolve_kubeconfig(str(tmp_path / "missing"), {})
+        resolve_kubeconfig(str(tmp_path / "missing"), {})
 
 
 def test_teardown_of_an_unreachable_cluster_is_one_line_naming_the_namespace(api, tmp_path):
@@ -394,11 +413,11 @@ def test_teardown_of_an_unreachable_cluster_is_one_line_naming_the_namespace(api
     path = tmp_path / "byo.yaml"
     path.write_text(api.kubeconfig())
     directory = tmp_path / "target"
-    target = k8s.connect_existing(str(path), settings={}, run_id="run-3", directory=directory)
+    target = connect_existing(str(path), settings={}, run_id="run-3", directory=directory)
     api.__exit__(None, None, None)  # the API server goes away before the end of the run
 
     with pytest.raises(ProvisionError) as error:
-        k8s.teardown(directory)
+        teardown(directory)
 
     assert str(error.value).startswith(f"delete namespace {target.namespace}: ")
     assert "\n" not in str(error.value)

@@ -23,7 +23,7 @@ from doubles.fake_apiserver import json_body, send_json, status_json
 from kubernetes import client
 
 from pytest_telescope.errors import ProvisionError
-from pytest_telescope.targets.kubernetes import kwok
+from pytest_telescope.targets.kubernetes import kwok, kwok_release
 
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 RUN_ID = "20261123T122302Z-dc5148"
@@ -143,24 +143,24 @@ def releases():
 
 
 def test_the_pinned_release_and_its_asset_urls():
-    assert kwok.KWOK_VERSION.startswith("v") and kwok.KWOK_VERSION.count(".") == 2  # a release tag, never "latest"
-    urls = kwok.release_urls()
+    assert kwok_release.KWOK_VERSION.startswith("v") and kwok_release.KWOK_VERSION.count(".") == 2  # a release tag, never "latest"
+    urls = kwok_release.release_urls()
     assert urls == [
-        f"https://github.com/kubernetes-sigs/kwok/releases/download/{kwok.KWOK_VERSION}/kwok.yaml",
-        f"https://github.com/kubernetes-sigs/kwok/releases/download/{kwok.KWOK_VERSION}/stage-fast.yaml",
+        f"https://github.com/kubernetes-sigs/kwok/releases/download/{kwok_release.KWOK_VERSION}/kwok.yaml",
+        f"https://github.com/kubernetes-sigs/kwok/releases/download/{kwok_release.KWOK_VERSION}/stage-fast.yaml",
     ]
-    assert kwok.release_urls("v0.6.1")[0].endswith("/v0.6.1/kwok.yaml")
+    assert kwok_release.release_urls("v0.6.1")[0].endswith("/v0.6.1/kwok.yaml")
 
 
 def test_fetch_reads_every_document_and_skips_empty_ones(releases):
-    controller = kwok.fetch(f"{releases.url}/v0.7.0/kwok.yaml")
+    controller = kwok_release.fetch(f"{releases.url}/v0.7.0/kwok.yaml")
     assert [(d["kind"], d["metadata"]["name"]) for d in controller] == [
         ("CustomResourceDefinition", "stages.kwok.x-k8s.io"),
         ("ServiceAccount", "kwok-controller"),
         ("ClusterRole", "kwok-controller"),
         ("Deployment", "kwok-controller"),
     ]
-    stages = kwok.fetch(f"{releases.url}/v0.7.0/stage-fast.yaml")  # ends with an empty document
+    stages = kwok_release.fetch(f"{releases.url}/v0.7.0/stage-fast.yaml")  # ends with an empty document
     assert [d["kind"] for d in stages] == ["Stage"]
     assert releases.paths == ["/v0.7.0/kwok.yaml", "/v0.7.0/stage-fast.yaml"]
 
@@ -168,24 +168,24 @@ def test_fetch_reads_every_document_and_skips_empty_ones(releases):
 def test_a_failed_download_names_the_url_and_the_way_around_it(releases):
     missing = f"{releases.url}/v9.9.9/kwok.yaml"
     with pytest.raises(ProvisionError) as error:
-        kwok.fetch(missing)
+        kwok_release.fetch(missing)
     assert str(error.value) == (
         f"kwok manifests {missing}: cannot download: HTTP 404 Not Found "
         "(for a cluster without access to GitHub, give a local copy with --telescope-kwok-manifests)"
     )
     unreachable = f"http://127.0.0.1:{closed_port()}/v0.7.0/kwok.yaml"
     with pytest.raises(ProvisionError, match=rf"^kwok manifests {unreachable}: cannot download: Connection refused \("):
-        kwok.fetch(unreachable)
+        kwok_release.fetch(unreachable)
 
 
 def test_a_manifest_that_is_not_yaml_or_not_objects_is_named(tmp_path):
     broken = tmp_path / "kwok.yaml"
     broken.write_text("kind: Deployment\nmetadata: {name: x\n")
     with pytest.raises(ProvisionError, match=rf"^kwok manifests {broken}: not valid YAML at line 3$"):
-        kwok.read_local(broken)
+        kwok_release.read_local(broken)
     broken.write_text(CONTROLLER_YAML + "---\n- just\n- a list\n")
     with pytest.raises(ProvisionError, match=r"kwok\.yaml: document 5 is not a Kubernetes object \(apiVersion, kind, metadata\.name\)$"):
-        kwok.read_local(broken)
+        kwok_release.read_local(broken)
 
 
 def test_local_manifests_from_a_file_or_a_directory(tmp_path):
@@ -194,16 +194,16 @@ def test_local_manifests_from_a_file_or_a_directory(tmp_path):
     (directory / "stage-fast.yaml").write_text(STAGES_YAML)
     (directory / "kwok.yaml").write_text(CONTROLLER_YAML)
     (directory / "README.md").write_text("# not a manifest\n")
-    from_directory = kwok.load_manifests(directory)
+    from_directory = kwok_release.load_manifests(directory)
     assert [d["kind"] for d in from_directory] == ["CustomResourceDefinition", "ServiceAccount", "ClusterRole", "Deployment", "Stage"]
-    assert [d["kind"] for d in kwok.load_manifests(directory / "stage-fast.yaml")] == ["Stage"]
+    assert [d["kind"] for d in kwok_release.load_manifests(directory / "stage-fast.yaml")] == ["Stage"]
     with pytest.raises(ProvisionError) as error:
-        kwok.load_manifests(tmp_path / "absent.yaml")
+        kwok_release.load_manifests(tmp_path / "absent.yaml")
     assert str(error.value) == f"kwok manifests {tmp_path / 'absent.yaml'}: no such file or directory (from --telescope-kwok-manifests)"
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ProvisionError, match=r"empty: no \.yaml file in this directory$"):
-        kwok.load_manifests(empty)
+        kwok_release.load_manifests(empty)
 
 
 # --- the virtual node manifest -------------------------------------------------------------
@@ -439,7 +439,7 @@ def release_dir(tmp_path):
 
 
 def documents(release_dir):
-    return kwok.load_manifests(release_dir)
+    return kwok_release.load_manifests(release_dir)
 
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -454,7 +454,7 @@ def test_install_creates_the_crds_first_and_waits_until_their_kind_is_served(rel
     api = FakeKwokApiDouble(crd_serving_delay=3)
     try:
         stages_first = list(reversed(documents(release_dir)))  # the Stage before its CRD
-        created = kwok.install(api.api_client(), stages_first, timeout=10, poll_interval=0)
+        created = kwok_release.install(api.api_client(), stages_first, timeout=10, poll_interval=0)
         assert api.posted()[:2] == [CRD_PATH, STAGE_PATH]
         assert api.requests.count(("GET", "/apis")) > 3  # discovered again until the kind was served
         assert [str(ref) for ref in created] == [
@@ -470,12 +470,12 @@ def test_install_creates_the_crds_first_and_waits_until_their_kind_is_served(rel
 
 
 def test_objects_that_exist_are_taken_as_they_are_and_left_in_place(api, release_dir):
-    first = kwok.install(api.api_client(), documents(release_dir), poll_interval=0)
-    again = kwok.install(api.api_client(), documents(release_dir), poll_interval=0)
+    first = kwok_release.install(api.api_client(), documents(release_dir), poll_interval=0)
+    again = kwok_release.install(api.api_client(), documents(release_dir), poll_interval=0)
     assert again == []  # every object answered 409 AlreadyExists
-    kwok.remove(api.api_client(), installed=again)
+    kwok_release.uninstall(api.api_client(), again)
     assert api.deleted() == []
-    kwok.remove(api.api_client(), installed=first)
+    kwok_release.uninstall(api.api_client(), first)
     assert api.deleted() == [
         f"{STAGE_PATH}/node-initialize",
         "/apis/apps/v1/namespaces/kube-system/deployments/kwok-controller",
@@ -489,7 +489,7 @@ def test_objects_that_exist_are_taken_as_they_are_and_left_in_place(api, release
 def test_an_api_error_names_the_object_and_undoes_the_partial_install(api, release_dir):
     api.failures[("POST", DEPLOYMENT_PATH)] = (403, 'deployments.apps is forbidden: User "bench" cannot create resource "deployments"')
     with pytest.raises(ProvisionError) as error:
-        kwok.install(api.api_client(), documents(release_dir), poll_interval=0)
+        kwok_release.install(api.api_client(), documents(release_dir), poll_interval=0)
     assert str(error.value) == (
         "kwok install: create Deployment kube-system/kwok-controller (apps/v1): "
         '403 Forbidden: deployments.apps is forbidden: User "bench" cannot create resource "deployments"'
@@ -505,7 +505,7 @@ def test_an_api_error_names_the_object_and_undoes_the_partial_install(api, relea
 def test_a_missing_namespace_is_the_servers_word_after_the_wait(api):
     service_account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "kwok", "namespace": "kwok-system"}}
     with pytest.raises(ProvisionError) as error:
-        kwok.install(api.api_client(), [service_account], timeout=0, poll_interval=0)
+        kwok_release.install(api.api_client(), [service_account], timeout=0, poll_interval=0)
     assert str(error.value) == (
         'kwok install: create ServiceAccount kwok-system/kwok (v1): 404 Not Found: namespaces "kwok-system" not found (after 0 s)'
     )
@@ -514,7 +514,7 @@ def test_a_missing_namespace_is_the_servers_word_after_the_wait(api):
 def test_a_kind_nobody_serves_is_named(api):
     unknown = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterExec", "metadata": {"name": "exec"}}
     with pytest.raises(ProvisionError) as error:
-        kwok.install(api.api_client(), [unknown], timeout=0, poll_interval=0)
+        kwok_release.install(api.api_client(), [unknown], timeout=0, poll_interval=0)
     assert str(error.value) == (
         "kwok install: create ClusterExec exec (kwok.x-k8s.io/v1alpha1): the API server does not serve this kind (after 0 s)"
     )
@@ -524,7 +524,7 @@ def test_an_unreachable_api_server_is_named(api, release_dir):
     api_client = api.api_client()
     api.close()
     with pytest.raises(ProvisionError) as error:
-        kwok.install(api_client, documents(release_dir))
+        kwok_release.install(api_client, documents(release_dir))
     assert str(error.value) == f"kwok: discover the API of {api.url}: Connection refused"
 
 

@@ -22,7 +22,7 @@ from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.measure import Measurements
 from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.measure.server import LocalPrometheus
-from pytest_telescope.targets.kubernetes import cluster as k8s
+from pytest_telescope.targets.kubernetes.target import KubernetesTarget
 
 needs_prometheus = pytest.mark.skipif(
     not all(shutil.which(binary) for binary in ("prometheus", "prometheus-node-exporter")),
@@ -54,8 +54,8 @@ def unused_port() -> int:
         return probe.getsockname()[1]
 
 
-def make_target(api) -> k8s.KubernetesTarget:
-    return k8s.KubernetesTarget(
+def make_target(api) -> KubernetesTarget:
+    return KubernetesTarget(
         api.api_client(), "existing", {}, "20261123T122302Z-dc5148", kubeconfig="/nonexistent/kubeconfig", poll_interval=0
     )
 

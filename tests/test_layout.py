@@ -1,0 +1,53 @@
+"""The package's shape: folders follow the lifecycle, imports point down, modules stay small."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pytest_telescope"
+CORE = {"errors", "units", "samples", "process", "progress", "redact"}
+# A folder (or core module) may not import these.
+FORBIDDEN = {
+    "core": {"scenario", "provision", "targets", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "cli"},
+    "targets": {"provision", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
+    "tools": {"provision", "targets", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
+    "provision": {"tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
+    "measure": {"provision", "tools", "verdict", "history", "report", "plugin", "session", "fixtures"},
+    "history": {"provision", "targets", "measure", "verdict", "report", "plugin", "session", "fixtures"},
+    "verdict": {"provision", "targets", "measure", "report", "plugin", "session", "fixtures"},
+    "report": {"provision", "targets", "tools", "measure", "plugin", "session", "fixtures"},
+}
+MAX_LINES = 450
+
+
+def modules():
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def room(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return "core" if parts[0] in CORE else parts[0]
+
+
+def imported_rooms(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pytest_telescope"):
+            parts = node.module.split(".")[1:]
+            found.update([parts[0]] if parts else [alias.name for alias in node.names])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("pytest_telescope."))
+    return {"core" if name in CORE else name for name in found}
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    forbidden = FORBIDDEN.get(room(path), set()) & imported_rooms(path)
+    assert not forbidden, f"{path.relative_to(PACKAGE)} ({room(path)}) imports {sorted(forbidden)}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_small(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines: split it by concern"
