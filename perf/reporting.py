@@ -32,7 +32,7 @@ from _common import PYTHON, heading, summary, timed_run, verdict  # noqa: E402
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
-from pytest_telescope.report.rows import rows
+from pytest_telescope.rows import rows
 from pytest_telescope.samples import Sample
 from pytest_telescope.tools import fio
 from pytest_telescope.verdict.recorder import Recorder

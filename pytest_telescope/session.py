@@ -16,6 +16,7 @@ from pytest_telescope.errors import TelescopeError
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
+from pytest_telescope.measure.fingerprint import fingerprint
 from pytest_telescope.plugin import path_setting, setting
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
@@ -26,8 +27,8 @@ from pytest_telescope.report.azure_devops import in_azure_devops, logissue
 from pytest_telescope.report.compare import table as compare_table
 from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
-from pytest_telescope.report.rows import rows, utc_now
 from pytest_telescope.report.table import MAX_ROWS, table
+from pytest_telescope.rows import rows, utc_now
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation
@@ -75,6 +76,7 @@ class Telescope:
         self.ran_benchmarks = False
         self.collected: list[str] = []
         self.running: pytest.Item | None = None
+        self.fingerprints: dict[int, dict] = {}  # by id(target): a session's targets live as long as it
         self.junit = JunitReport(self.run_id, self.started)
         self.measurements = Measurements(setting(config, "prometheus"), self.progress.say)
         self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
@@ -143,7 +145,7 @@ class Telescope:
                 return (yield)
         finally:
             if recorder is not None:
-                recorder.target = _metadata(target)  # after the test: a cluster creates its pods when used
+                recorder.target = _metadata(target, self.fingerprints)  # after the test: a cluster creates its pods when used
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -328,12 +330,19 @@ def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Toleranc
         raise pytest.UsageError(f"--telescope-baseline: {error}") from None
 
 
-def _metadata(target: Target) -> dict:
-    """The target's metadata for the results; reading it (a cluster's nodes) must not hide the test's outcome."""
+def _metadata(target: Target, fingerprints: dict[int, dict]) -> dict:
+    """The target's metadata and fingerprint (taken once per target) for the results; reading them
+    (a cluster's nodes) must not hide the test's outcome."""
     try:
-        return target.metadata
+        metadata = dict(target.metadata)
     except TelescopeError as error:
         return {"cloud": target.cloud, "metadata_error": str(error)}
+    endpoint = target.fingerprint_endpoint()
+    if endpoint is not None:
+        if id(target) not in fingerprints:
+            fingerprints[id(target)] = fingerprint(endpoint)
+        metadata["fingerprint"] = fingerprints[id(target)]
+    return metadata
 
 
 def _interrupt(signum, frame):

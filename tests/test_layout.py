@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_telescope"
-CORE = {"errors", "units", "samples", "process", "progress", "redact"}
+CORE = {"errors", "units", "samples", "rows", "process", "progress", "redact"}
 # A folder (or core module) may not import these.
 FORBIDDEN = {
     "core": {"scenario", "provision", "targets", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "cli"},

@@ -145,6 +145,10 @@ class Target(ABC):
     def validate(self) -> None:
         """Raise ``ProvisionError`` unless the target is healthy enough to measure."""
 
+    def fingerprint_endpoint(self) -> Endpoint | None:
+        """The endpoint whose host explains the results (kernel, CPUs, sysctls); None where none can be asked."""
+        return None
+
     def metrics_sources(self) -> list[MetricsSource]:
         """Exporters a local Prometheus must add for this target (a cluster has its own)."""
         return []

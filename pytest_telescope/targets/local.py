@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from pytest_telescope.errors import ProvisionError, ToolError
-from pytest_telescope.measure.fingerprint import fingerprint
 from pytest_telescope.process import Completed, die_with_parent, require, run, stop
 from pytest_telescope.targets import Background, Connection, Endpoint, MetricsSource, Target
 
@@ -104,7 +103,6 @@ class LocalTarget(Target):
             role: LocalEndpoint(role, endpoint["address"], endpoint.get("namespace") or None, outputs["scratch_dir"], echo)
             for role, endpoint in outputs["endpoints"].items()
         }
-        self._host_fingerprint: dict | None = None
         self._interfaces = {role: endpoint.get("interface") for role, endpoint in outputs["endpoints"].items()}
 
     def endpoint(self, role: str) -> LocalEndpoint:
@@ -147,11 +145,7 @@ class LocalTarget(Target):
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
             **{key: self.status[key] for key in ("shaping", "impairment") if key in self.status},
-            "fingerprint": self._fingerprint(),
         }
 
-    def _fingerprint(self) -> dict:
-        """The host's configuration, once: namespaces share its kernel, CPUs and memory."""
-        if self._host_fingerprint is None:
-            self._host_fingerprint = fingerprint(self._endpoints["server"])
-        return self._host_fingerprint
+    def fingerprint_endpoint(self) -> LocalEndpoint:
+        return self._endpoints["server"]  # namespaces share the host's kernel, CPUs and memory

@@ -3,7 +3,7 @@
 A ``Recorder`` lives on each benchmark test. When the test ends, its
 samples and their SLO verdicts travel on the test's report (through xdist
 to the controller, as plain data), and the controller turns them into rows
-(``report/rows.py``).
+(``rows.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.history.stats import median_samples
-from pytest_telescope.report.rows import rows, utc_now
+from pytest_telescope.rows import rows, utc_now
 from pytest_telescope.samples import Sample
 from pytest_telescope.verdict.slo import SLOViolation, Threshold, Verdict, evaluate
 

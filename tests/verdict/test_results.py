@@ -7,7 +7,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from pytest_telescope.report.rows import SCHEMA_VERSION, rows, utc_now
+from pytest_telescope.rows import SCHEMA_VERSION, rows, utc_now
 from pytest_telescope.samples import Sample
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation, Threshold

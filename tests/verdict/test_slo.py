@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_telescope import units
-from pytest_telescope.report.rows import rows
+from pytest_telescope.rows import rows
 from pytest_telescope.samples import Sample
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation, Threshold, Verdict, evaluate
