@@ -53,7 +53,7 @@ slo:
 @pytest.fixture
 def suite(pytester):
     """A small benchmark suite in a fresh directory, using this repo's Terraform modules."""
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_suite=SUITE)
     pytester.path.joinpath("fio.yaml").write_text(FIO)
     pytester.path.joinpath("iperf3.yaml").write_text(IPERF3 % 1)
@@ -199,7 +199,7 @@ def test_udp(target, case, record_samples):
 
 
 def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(pytester):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_two_links=TWO_LINKS)
     pytester.path.joinpath("udp.yaml").write_text(UDP)
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 200)

@@ -36,6 +36,7 @@ PROVIDERS = {"local": local, **kubernetes.PROVIDERS}
 OWNER_FILE = "owner.json"
 # A run id names a directory under the state and results directories: a name, never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SHIPPED_MODULES = Path(__file__).resolve().parents[1] / "terraform"
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 
 
@@ -71,6 +72,12 @@ def terraform_binary() -> str:
         if shutil.which(name):
             return shutil.which(name)
     raise ProvisionError(f"terraform: not found on PATH; {TERRAFORM_HINT}")
+
+
+def terraform_module(terraform_dir: Path, name: str) -> Path:
+    """The module ``name`` of the user's Terraform directory, or else the one shipped with the plugin."""
+    own = terraform_dir / name
+    return own if own.is_dir() else SHIPPED_MODULES / name
 
 
 class TerraformRunner(tf.TerraformRunner):
@@ -232,9 +239,7 @@ class TargetPool:
     def _provision(self, spec: TargetSpec, provider, directory: Path, connection: Connection) -> None:
         if provider.MODULE is None:
             return
-        module_dir = self.terraform_dir / provider.MODULE
-        if not module_dir.is_dir():
-            raise ProvisionError(f"no Terraform module for {spec.cloud} at {module_dir} (set telescope_terraform_dir)")
+        module_dir = terraform_module(self.terraform_dir, provider.MODULE)
         name = hashlib.sha256(f"{self.run_id}/{directory.name}".encode()).hexdigest()[:8]
         inputs = provider.provisioned(spec.settings)
         what = str(TargetSpec.of(spec.cloud, inputs))

@@ -1,8 +1,8 @@
 """The embedded ``local`` target: two network namespaces joined by a veth pair.
 
-``terraform/local`` creates them (or, without root, only directories, and
-both endpoints are this host's loopback). An endpoint runs commands inside
-its namespace with ``ip netns exec``.
+The Terraform module ``pytest_telescope/terraform/local`` creates them (or,
+without root, only directories, and both endpoints are this host's loopback).
+An endpoint runs commands inside its namespace with ``ip netns exec``.
 """
 
 from __future__ import annotations

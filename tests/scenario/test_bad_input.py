@@ -77,15 +77,14 @@ CORPUS = [
     ("not-a-sample", GOOD, 'record_samples({"metric": "x", "value": 1})', [], r"record_samples takes a Sample or Samples, not str"),
     ("incomparable-unit", GOOD, 'record_samples(Sample("throughput_received", 1, "Mbit/s"))\n    record_samples.expect("throughput_received", min=1, unit="ms")', [], r"throughput_received is measured in Mbit/s, which cannot be compared with ms"),
     # Provisioning and options.
-    ("failed-apply", GOOD, "pass", ["--telescope-terraform-dir", str(REPO / "tests/data/terraform-broken")], r"terraform apply failed \(status 1\) in .*/local"),
-    ("no-module", GOOD, "pass", ["--telescope-terraform-dir", "nowhere"], r"no Terraform module for local at .*/local \(set telescope_terraform_dir\)"),
+    ("failed-apply", GOOD, "pass", ["--telescope-terraform-dir=" + str(REPO / "tests/data/terraform-broken")], r"terraform apply failed \(status 1\) in .*/local"),
     ("bad-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "soon"], r"telescope_deletion_delay: 'soon' is not a duration like 90m, 2h or 1d"),
 ]
 
 
 @pytest.mark.parametrize("scenario, body, args, expected", [pytest.param(*case[1:], id=case[0]) for case in CORPUS])
 def test_bad_input_gives_one_clear_line(pytester, scenario, body, args, expected):
-    pytester.makeini(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini(f"[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile(test_suite=IPERF3_TEST if body is None else RUN_TEST % body)
     pytester.path.joinpath("iperf3.yaml").write_text(scenario)
 
