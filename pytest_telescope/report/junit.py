@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from pytest_telescope.report.files import write_atomically
+
 
 @dataclass(frozen=True)
 class _Result:
@@ -94,8 +96,7 @@ class JunitReport:
             _add_testcase(suite, test, scrub)
         ElementTree.indent(root, space="\t")
         text = ElementTree.tostring(root, encoding="unicode")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + scrub(text) + "\n", encoding="utf-8")
+        write_atomically(path, '<?xml version="1.0" encoding="utf-8"?>\n' + scrub(text) + "\n")
 
 
 def _add_testcase(suite: ElementTree.Element, test: _Test, scrub: Callable[[str], str]) -> None:
