@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 
 from pytest_telescope.errors import ProvisionError, ToolError
 from pytest_telescope.measure.prometheus import MetricsSource, fingerprint
-from pytest_telescope.process import Completed, die_with_parent, require, run, stop
+from pytest_telescope.process import OWN_GROUP, Completed, die_with_parent, require, run, stop
 from pytest_telescope.targets import Background, Connection, Endpoint, Target
 
 MODULE = "local"
@@ -87,6 +87,7 @@ class LocalEndpoint(Endpoint):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
+                **OWN_GROUP,
             )
             try:
                 yield LocalProcess(list(argv), popen, log)
