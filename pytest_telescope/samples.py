@@ -22,9 +22,6 @@ class Sample:
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        try:
-            finite = math.isfinite(self.value)
-        except (TypeError, OverflowError):
-            finite = False
-        if not finite:  # NaN in the JSONL is not JSON, and no threshold can judge it
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            # NaN in the JSONL is not JSON, and no threshold can judge it
             raise TelescopeError(f"sample {self.metric}: {self.value!r} is not a finite number")

@@ -114,23 +114,19 @@ def _read_yaml(path: Path) -> dict:
 
 
 MAX_DEPTH = 20  # the deepest scenario key is about 6 levels down
+MAX_VALUES = 100_000  # values of a scenario with its aliases expanded: a real one has hundreds
 MAX_INTEGER = 2**63 - 1  # what the tools' own integer options take at most
 MAX_CASES = 1000  # cases of one scenario unless its max_cases says more
 
 
 class _ScenarioLoader(yaml.SafeLoader):
-    """Safe YAML without what only hurts in a scenario: aliases (nine aliases of nine
-    took 153 s and 12 GB to expand), a key given twice (YAML keeps the last one,
-    silently), and nesting deep enough to exhaust Python's stack."""
+    """Safe YAML without what only hurts in a scenario: aliases that expand without bound
+    (nine aliases of nine took 153 s and 12 GB to check), a key given twice (YAML keeps the
+    last one, silently), and nesting deep enough to exhaust Python's stack."""
 
     _depth = 0
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} refused: write the value out where it is used", event.start_mark
-            )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -140,6 +136,26 @@ class _ScenarioLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def compose_document(self):
+        """The document's nodes, refused when its aliases would expand to more than ``MAX_VALUES``
+        values: counted on the graph of nodes (an alias is the node it names), never expanded."""
+        document = super().compose_document()
+        expanded: dict[int, int] = {}
+
+        def size(node) -> int:
+            if id(node) not in expanded:
+                children = node.value if isinstance(node, yaml.SequenceNode) else (
+                    [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else []
+                )
+                expanded[id(node)] = min(1 + sum(size(child) for child in children), MAX_VALUES + 1)
+            return expanded[id(node)]
+
+        if document is not None and size(document) > MAX_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_VALUES:,} values once its aliases are expanded", document.start_mark
+            )
+        return document
 
     def construct_mapping(self, node, deep=False):
         seen = set()
