@@ -77,6 +77,7 @@ BUILT_IN_RESOURCES = {"terraform_data"}
 # Resource types that take neither tags nor labels.
 UNTAGGABLE = {
     "terraform_data",
+    "aws_iam_role_policy",
     "aws_iam_role_policy_attachment",
     "aws_route_table_association",
     "google_compute_network",

@@ -16,13 +16,14 @@ variable "region" {
 }
 
 variable "zones" {
-  description = "Availability zones of the VPC: one public subnet each (EKS needs at least two), e.g. [\"us-west-2a\", \"us-west-2b\"]. Node pools choose among these."
+  description = "Availability zones of the VPC: one public subnet each (EKS needs at least two), e.g. [\"us-west-2a\", \"us-west-2b\"]. Node pools choose among these; a pool that names none is in the first. Empty = the region's first two zones (in name order) where EKS can run."
   type        = list(string)
+  default     = []
   nullable    = false
 
   validation {
-    condition     = length(var.zones) >= 2 && length(var.zones) <= 16 && length(distinct(var.zones)) == length(var.zones)
-    error_message = "zones must list 2 to 16 distinct availability zones (EKS needs at least two)."
+    condition     = length(var.zones) == 0 || (length(var.zones) >= 2 && length(var.zones) <= 16 && length(distinct(var.zones)) == length(var.zones))
+    error_message = "zones must be empty (the region's) or list 2 to 16 distinct availability zones (EKS needs at least two)."
   }
 }
 
@@ -52,7 +53,7 @@ variable "ami_type" {
 }
 
 variable "system_pool" {
-  description = "The system node group, named \"system\": machine_size (instance type), count, zones (subset of var.zones; empty = all), labels, os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default). critical_addons_only taints it CriticalAddonsOnly=true:NoSchedule so that only system pods run there."
+  description = "The system node group, named \"system\": machine_size (instance type), count, zones (subset of the cluster's zones; empty = the first), labels, os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default). critical_addons_only taints it CriticalAddonsOnly=true:NoSchedule so that only system pods run there."
   type = object({
     machine_size         = optional(string, "m6i.large")
     count                = optional(number, 1)
@@ -72,10 +73,12 @@ variable "system_pool" {
 }
 
 variable "node_pools" {
-  description = "Node groups, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count, machine_size (instance type, e.g. \"m6i.xlarge\"), zones (subset of var.zones; empty = all), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default)."
+  description = "Node groups, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count (the initial count of an autoscaled pool), min_count and max_count (both set: the cluster autoscaler keeps the pool between them; both null: a fixed size), machine_size (instance type, e.g. \"m6i.xlarge\"), zones (subset of the cluster's zones; empty = the first), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default)."
   type = list(object({
     name         = string
     count        = number
+    min_count    = optional(number)
+    max_count    = optional(number)
     machine_size = string
     zones        = optional(list(string), [])
     labels       = optional(map(string), {})
@@ -103,6 +106,13 @@ variable "node_pools" {
   validation {
     condition     = alltrue([for pool in var.node_pools : pool.count >= 0])
     error_message = "node_pools count must be 0 or more."
+  }
+
+  validation {
+    condition = alltrue([for pool in var.node_pools : (pool.min_count == null) == (pool.max_count == null) && (
+      pool.max_count == null ? true : pool.min_count <= pool.count && pool.count <= pool.max_count && pool.max_count >= 1
+    )])
+    error_message = "An autoscaled node pool sets both min_count and max_count, with min_count <= count <= max_count and max_count >= 1."
   }
 
   validation {

@@ -54,10 +54,12 @@ variable "system_pool" {
 }
 
 variable "node_pools" {
-  description = "User node pools, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count, machine_size (VM size, e.g. \"Standard_D4s_v5\"), zones (e.g. [\"1\"]; empty = no zone), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (\"Managed\" or \"Ephemeral\"; null = AKS default)."
+  description = "User node pools, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count (the initial count of an autoscaled pool), min_count and max_count (both set: the cluster autoscaler keeps the pool between them; both null: a fixed size), machine_size (VM size, e.g. \"Standard_D4s_v5\"), zones (e.g. [\"1\"]; empty = no zone), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (\"Managed\" or \"Ephemeral\"; null = AKS default)."
   type = list(object({
     name         = string
     count        = number
+    min_count    = optional(number)
+    max_count    = optional(number)
     machine_size = string
     zones        = optional(list(string), [])
     labels       = optional(map(string), {})
@@ -85,6 +87,13 @@ variable "node_pools" {
   validation {
     condition     = alltrue([for pool in var.node_pools : pool.count >= 0])
     error_message = "node_pools count must be 0 or more."
+  }
+
+  validation {
+    condition = alltrue([for pool in var.node_pools : (pool.min_count == null) == (pool.max_count == null) && (
+      pool.max_count == null ? true : pool.min_count <= pool.count && pool.count <= pool.max_count && pool.max_count >= 1
+    )])
+    error_message = "An autoscaled node pool sets both min_count and max_count, with min_count <= count <= max_count and max_count >= 1."
   }
 
   validation {

@@ -1,5 +1,5 @@
 output "pools" {
-  description = "Every pool by name, \"system\" included: {name, count, machine_size, zones (never empty), labels, taints, os_disk_size_gb, os_disk_type}."
+  description = "Every pool by name, \"system\" included: {name, count, min_count, max_count (null unless autoscaled), machine_size, zones (never empty), labels, taints, os_disk_size_gb, os_disk_type}."
   value       = local.pools
 }
 
@@ -10,4 +10,9 @@ output "taint_effects" {
     PreferNoSchedule = "PREFER_NO_SCHEDULE"
     NoExecute        = "NO_EXECUTE"
   }
+}
+
+output "autoscaled" {
+  description = "Whether any pool is autoscaled (has a max_count)."
+  value       = anytrue([for pool in values(local.pools) : pool.max_count != null])
 }
