@@ -5,13 +5,15 @@ fixed one. Skips, with the reason, where no such plugin directory exists (a user
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import hcl2
 import kubernetes_validate
 import pytest
 import yaml
-from test_terraform_modules import CHILD_MODULES_DIR, TAG_INPUTS, TERRAFORM, TERRAFORM_DIR, run_terraform
+from test_terraform_modules import CHILD_MODULES_DIR, PARSE_OPTIONS, TAG_INPUTS, TERRAFORM, TERRAFORM_DIR, run_terraform
 
 # Where Terraform's documentation puts local provider mirrors, and any directory of /opt.
 PLUGIN_DIR_CANDIDATES = [
@@ -138,3 +140,14 @@ def test_the_cluster_autoscaler_manifests_are_valid_kubernetes_objects(tmp_path)
     (container,) = documents[-1]["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.31.0"
     assert "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/ts-test" in container["command"]
+
+
+def test_zones_come_from_the_region_when_none_are_given():
+    """Defect 9: zones was a required variable that no suite set. It defaults to none, and the module then
+    reads the region's zones; the plan above gives zones, so that it needs no call to AWS."""
+    variables = hcl2.loads((TERRAFORM_DIR / "aws/variables.tf").read_text(), serialization_options=PARSE_OPTIONS)
+    (zones,) = [body["zones"] for body in variables["variable"] if "zones" in body]
+    assert zones["default"] == []
+    main = (TERRAFORM_DIR / "aws/main.tf").read_text()
+    assert re.search(r'data "aws_availability_zones" "available" \{\s+count = length\(var\.zones\) == 0 \? 1 : 0', main)
+    assert "default_zones = [local.zones[0]]" in main
