@@ -3,8 +3,9 @@
 Before anything is applied, a suite's ``target.<cloud>.cluster`` (the module's inputs) is
 checked against what its cases will ask of it, with the facts of ``cluster_facts.yaml``
 (machine sizes, pods per node, system DaemonSets, storage classes and their CSI drivers,
-CL2's required measurement parameters, runkperf's defaults). Every misfit names the suite,
-the cloud, the pool, the shortfall and the fix.
+runkperf's defaults) and the parameters CL2 requires of each measurement
+(``tools/clusterloader2_configs``). Every misfit names the suite, the cloud, the pool, the
+shortfall and the fix.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 
 from pytest_telescope.scenario import Scenario
 from pytest_telescope.targets.kubernetes.cluster import POOL_LABELS, ClusterSettings
+from pytest_telescope.tools import clusterloader2_configs
 
 CLUSTER_CLOUDS = ("aks", "eks", "gke")
 # The system pool of each module when a suite names none (terraform/<module>/variables.tf).
@@ -255,11 +257,12 @@ def _clusterloader2(cloud: str, pools: list[Pool], params: dict, facts: dict, co
     testconfig = params.get("testconfig", "")
     name = testconfig.split("/")[0]
     problems = []
-    text = (config_dir / testconfig).read_text() if (config_dir / testconfig).is_file() else ""
+    if not (config_dir / testconfig).is_file():
+        return [misfit("", f"CL2 config {testconfig} is not in {config_dir}", "name a config of that directory in testconfig")]
+    text = (config_dir / testconfig).read_text()
     overrides = {**{k: _number(v) for k, v in _DEFAULT_PARAM.findall(text)},
                  **{f"CL2_{k.upper()}": v for k, v in params.items() if v not in ("", 0)}}
-    if text:
-        problems += _cl2_params(text, params, facts, misfit)
+    problems += [misfit("", problem, "set it in the measurement's Params") for problem in clusterloader2_configs.problems(text, f"CL2 config {testconfig}")]
     cl2_nodes = [p for p in pools if not p.tainted and p.count]
     if not cl2_nodes:
         return problems + [misfit("", "CL2 runs its pods on untainted nodes, and every pool is tainted or empty", "add an untainted node pool")]
@@ -307,29 +310,6 @@ def _autoscale(cloud: str, pools: list[Pool], overrides: dict, facts: dict, misf
         problems.append(misfit(pool.name, f"{pod_count} pods at {per_node} per node make {fixed + needed} nodes in all, not nodes_after_scale_up {up}",
                                f"pod_count {(up - fixed) * per_node} for {up} nodes"))
     return problems
-
-
-def _cl2_params(text: str, params: dict, facts: dict, misfit) -> list[Misfit]:
-    required = facts["cl2_required_params"]
-    rules = {**required["always"], **(required["with_prometheus"] if params.get("prometheus") else {})}
-    problems = []
-    for measurement in _measurements(text):
-        method = measurement.get("Method")
-        given = measurement.get("Params") or {}
-        if given.get("action", "start") != "start" or method not in rules:
-            continue
-        missing = [name for name in rules[method] if name not in given]
-        if missing:
-            problems.append(misfit("", f"CL2 config {params['testconfig']}: {method} ({measurement.get('Identifier')}) has no {', '.join(missing)}, which CL2 requires",
-                                   f"set {', '.join(missing)} in its Params"))
-    return problems
-
-
-def _measurements(text: str) -> list[dict]:
-    """The measurements of a CL2 config, its Go template actions left out (their values do not matter here)."""
-    lines = [re.sub(r"\{\{.*?\}\}", "0", line) for line in text.splitlines() if not re.fullmatch(r"\s*\{\{.*\}\}\s*", line)]
-    document = yaml.safe_load("\n".join(lines)) or {}
-    return [m for step in document.get("steps") or [] for m in step.get("measurements") or []]
 
 
 # --- kperf -----------------------------------------------------------------------------------

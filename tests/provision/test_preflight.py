@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ PARSE_OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=Tr
 
 
 def write_suite(tmp_path: Path, document: dict, name: str = "suite.yaml") -> scenario.Scenario:
+    """The suite in ``tmp_path``, beside a copy of the shipped CL2 configs."""
+    shutil.copytree(ROOT / "benchmarks/kubernetes/clusterloader2", tmp_path / "clusterloader2", dirs_exist_ok=True)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return scenario.load(path)
@@ -196,8 +199,8 @@ def test_a_cl2_measurement_without_its_required_parameter_misfits(tmp_path):
         "params": {"testconfig": "net/config.yaml", "prometheus": True},
     })
     message = only(timed_check(suite, "aks"))
-    assert "NetworkProgrammingLatency (NetworkProgrammingLatency) has no threshold, which CL2 requires" in message
-    assert "fix: set threshold in its Params" in message
+    assert "CL2 config net/config.yaml: step 'start', measurement 'NetworkProgrammingLatency' (NetworkProgrammingLatency, action start): CL2 requires threshold" in message
+    assert "fix: set it in the measurement's Params" in message
 
 
 def test_an_unknown_machine_size_names_the_facts_file(tmp_path):
@@ -210,8 +213,7 @@ def test_an_unknown_machine_size_names_the_facts_file(tmp_path):
 
 def test_the_cli_lists_every_misfit_and_exits_1(tmp_path, capsys):
     write_suite(tmp_path, {"benchmark": "fio", "clouds": ["aks", "eks"]})
-    (tmp_path / "clusterloader2").mkdir()
-    (tmp_path / "clusterloader2/config.yaml").write_text("{{$a := DefaultParam .CL2_A 1}}\n")  # not a scenario
+    (tmp_path / "clusterloader2/template.yaml").write_text("{{$a := DefaultParam .CL2_A 1}}\n")  # not a scenario
     assert cli.main(["preflight", str(tmp_path), "-m", "aks or eks"]) == 1
     out = capsys.readouterr().out
     assert "suite.yaml on aks: no node pools declared" in out and "suite.yaml on eks: no node pools declared" in out
