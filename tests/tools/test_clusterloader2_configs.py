@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_telescope.tools import clusterloader2_configs
+from pytest_telescope.tools import _cl2_configs as clusterloader2_configs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "benchmarks" / "kubernetes" / "clusterloader2"
 
