@@ -4,7 +4,7 @@ Before anything is applied, a suite's ``target.<cloud>.cluster`` (the module's i
 checked against what its cases will ask of it, with the facts of ``cluster_facts.yaml``
 (machine sizes, pods per node, system DaemonSets, storage classes and their CSI drivers,
 runkperf's defaults) and the parameters CL2 requires of each measurement
-(``tools/clusterloader2_configs``). Every misfit names the suite, the cloud, the pool, the
+(``tools/_cl2_configs``). Every misfit names the suite, the cloud, the pool, the
 shortfall and the fix.
 """
 
@@ -22,7 +22,7 @@ import yaml
 
 from pytest_telescope.scenario import Scenario
 from pytest_telescope.targets.kubernetes.cluster import POOL_LABELS, ClusterSettings
-from pytest_telescope.tools import clusterloader2_configs
+from pytest_telescope.tools import _cl2_configs
 
 CLUSTER_CLOUDS = ("aks", "eks", "gke")
 # The system pool of each module when a suite names none (terraform/<module>/variables.tf).
@@ -262,7 +262,7 @@ def _clusterloader2(cloud: str, pools: list[Pool], params: dict, facts: dict, co
     text = (config_dir / testconfig).read_text()
     overrides = {**{k: _number(v) for k, v in _DEFAULT_PARAM.findall(text)},
                  **{f"CL2_{k.upper()}": v for k, v in params.items() if v not in ("", 0)}}
-    problems += [misfit("", problem, "set it in the measurement's Params") for problem in clusterloader2_configs.problems(text, f"CL2 config {testconfig}")]
+    problems += [misfit("", problem, "set it in the measurement's Params") for problem in _cl2_configs.problems(text, f"CL2 config {testconfig}")]
     cl2_nodes = [p for p in pools if not p.tainted and p.count]
     if not cl2_nodes:
         return problems + [misfit("", "CL2 runs its pods on untainted nodes, and every pool is tainted or empty", "add an untainted node pool")]
