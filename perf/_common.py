@@ -98,7 +98,7 @@ def local_target(state_dir: Path, run_id: str = "perf"):
     from pytest_telescope.targets import TargetSpec
 
     redactor = Redactor()
-    pool = TargetPool(state_dir, run_id, REPO / "terraform", Progress(lambda line: None, redactor), redactor, timedelta(hours=2), os.getpid())
+    pool = TargetPool(state_dir, run_id, REPO / "pytest_telescope" / "terraform", Progress(lambda line: None, redactor), redactor, timedelta(hours=2), os.getpid())
     try:
         yield pool.get(TargetSpec("local"))
     finally:
@@ -110,7 +110,7 @@ def local_target(state_dir: Path, run_id: str = "perf"):
 def write_suite(directory: Path, files: dict[str, str]) -> Path:
     """A benchmark suite in ``directory`` using this repo's Terraform modules, as tests/test_end_to_end.py makes one."""
     directory.mkdir(parents=True, exist_ok=True)
-    ini = f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n"
+    ini = "[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n"
     (directory / "pytest.ini").write_text(ini)
     for name, text in files.items():
         (directory / name).write_text(text)

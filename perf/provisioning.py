@@ -73,7 +73,7 @@ def apply_and_destroy(rounds: int) -> None:
             pool = TargetPool(
                 Path(tmp) / "state",
                 f"perf{index}",
-                REPO / "terraform",
+                REPO / "pytest_telescope" / "terraform",
                 Progress(lambda line: None, redactor),
                 redactor,
                 deletion_delay=timedelta(hours=2),
@@ -119,7 +119,7 @@ def provisionings_under_xdist(rounds: int) -> None:
         (root / "suite").mkdir()
         (root / "suite" / "test_suite.py").write_text(SUITE)
         (root / "suite" / "pytest.ini").write_text(
-            f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n"
+            "[pytest]\naddopts = -p no:terraform -p no:cacheprovider\n"
         )
         env = {**os.environ, "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}"}
         for _ in range(rounds):

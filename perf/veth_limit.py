@@ -6,7 +6,7 @@ Target (issue 8, figure 6): iperf3 over the namespace veth path reaches at least
     python perf/veth_limit.py [--rounds 4] [--duration 5]
 
 Runs bare iperf3 (TCP, 1 and 4 streams), interleaved: between the two namespaces of
-a local target (veth, as made by terraform/local), over this host's loopback, and,
+a local target (veth, as made by the local Terraform module), over this host's loopback, and,
 to show what the MTU is worth, over the same veth pair with its MTU raised to
 loopback's. Prints each path's throughput, iperf3's CPU utilization of sender and
 receiver, retransmits, and the offloads ``ethtool -k`` reports for veth and lo.
@@ -164,7 +164,7 @@ def main() -> None:
             for index in range(args.rounds):
                 for run, runs in [(over_veth, veth), (over_loopback, loopback)][:: 1 if index % 2 == 0 else -1]:
                     runs.append(run(streams))
-            report("veth (as terraform/local makes it)", veth)
+            report("veth (as the local module makes it)", veth)
             report("loopback", loopback)
             ratios = [v["gbit"] / lo["gbit"] * 100 for v, lo in zip(veth, loopback)]
             met = "MET" if statistics.median(ratios) >= 80 else "MISSED"

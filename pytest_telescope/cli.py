@@ -6,9 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_telescope.errors import ProvisionError
+import yaml
+
+from pytest_telescope import scenario
+from pytest_telescope.errors import ProvisionError, ScenarioError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
+from pytest_telescope.validate import preflight
 from pytest_telescope.provision.runs import check_run_id
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import compare
@@ -26,9 +30,17 @@ def main(argv: list[str] | None = None) -> int:
 
     compare.add_arguments(commands.add_parser("compare", help="compare run B with run A; exit 1 if B regressed", description=compare.__doc__))
 
+    check = commands.add_parser("preflight", help="check, offline, that each suite fits the cluster it declares; exit 1 if one does not",
+                                description=preflight.__doc__)
+    check.add_argument("paths", nargs="+", type=Path, help="scenario files, or directories searched for them")
+    check.add_argument("-m", dest="clouds", default=list(preflight.CLUSTER_CLOUDS), type=_clouds,
+                       help="the clouds, joined with 'or' as in pytest's -m (aks, 'eks or gke'); default: every cloud")
+
     args = parser.parse_args(argv)
     if args.command == "compare":
         return compare.run(args)
+    if args.command == "preflight":
+        return _preflight(args.paths, args.clouds)
     progress = Progress(print, Redactor(), verbose=False)
     if args.command == "cleanup":
         errors = janitor.cleanup(
@@ -36,6 +48,41 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if errors else 0
     return 2
+
+
+def _clouds(text: str) -> list[str]:
+    names = [word for word in text.split() if word != "or"]
+    unknown = [name for name in names if name not in scenario.CLOUDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: name clouds ({', '.join(scenario.CLOUDS)}) joined with 'or'")
+    return names
+
+
+def _preflight(paths: list[Path], clouds: list[str]) -> int:
+    files = sorted({f for path in paths for f in ([path] if path.is_file() else path.rglob("*.yaml"))})
+    pairs = []
+    for path in files:
+        if not _is_scenario(path):
+            continue
+        try:
+            found = scenario.load(path.resolve())
+        except ScenarioError as error:
+            print(error)
+            return 1
+        pairs += [(found, cloud) for cloud in found.clouds if cloud in clouds]
+    misfits = preflight.check_all(pairs)
+    checked = len({(s.path, c) for s, c in pairs if c in preflight.CLUSTER_CLOUDS})
+    print(preflight.report(misfits) if misfits else f"preflight: {checked} suite and cloud pairs fit their clusters")
+    return 1 if misfits else 0
+
+
+def _is_scenario(path: Path) -> bool:
+    """A YAML file with a benchmark key; not a CL2 config (a Go template) or another tool's file."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return False
+    return isinstance(document, dict) and "benchmark" in document
 
 
 def _run_id(text: str) -> str:

@@ -22,12 +22,15 @@ class ToolError(TelescopeError):
     """
 
     HEAD_LINES = 8
+    HEAD_CHARACTERS = 2000  # a tool may print one line of 50 MB: bounded in size too, not only in lines
 
     def __init__(self, command: list[str] | str, problem: str, output: str = ""):
         self.command = command if isinstance(command, str) else " ".join(command)
         self.problem = problem
         self.output = output
-        head = "\n".join(output.strip().splitlines()[: self.HEAD_LINES])
+        head = "\n".join(output.strip()[: self.HEAD_CHARACTERS + 1].splitlines()[: self.HEAD_LINES])
+        if len(head) > self.HEAD_CHARACTERS:
+            head = head[: self.HEAD_CHARACTERS] + f" [... {len(output.strip()) - self.HEAD_CHARACTERS:,} more characters]"
         message = f"{self.command}: {problem}"
         if head:
             message += "\n" + "\n".join("    " + line for line in head.splitlines())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import selectors
 import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 from pytest_telescope.errors import ToolError
@@ -39,15 +42,82 @@ def die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+# Popen arguments of a tool: a process group of its own, so that a timeout or Ctrl-C ends the
+# processes it forks too (a killed ``fio --numjobs=2`` left its two job processes running).
+OWN_GROUP = {"process_group": 0}
+KILL_WAIT = 5.0  # seconds for a tool's processes to die of SIGKILL
+
+
 def stop(popen: subprocess.Popen, grace: float = 5.0) -> None:
-    """End a process we started: SIGTERM, then SIGKILL if it is still there after ``grace`` seconds."""
-    if popen.poll() is None:
-        popen.terminate()
+    """End a process we started: SIGTERM, then ``kill`` if it is still there after ``grace`` seconds.
+
+    Started with ``OWN_GROUP``, its whole group is signalled: its children end with it.
+    """
+    if popen.returncode is not None:
+        return
+    _signal(popen, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while not _exited(popen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kill(popen)
+
+
+def kill(popen: subprocess.Popen) -> None:
+    """SIGKILL to ``popen``, its group and every process it started, then reap it.
+
+    fio's job processes are in sessions of their own, out of reach of the group: they
+    are found as the descendants of the tool, stopped first so that none is orphaned
+    (and lost to us) while they are looked for. After the tool exited on its own, what
+    it left in its group is killed.
+    """
+    if popen.returncode is not None:
+        return
+    if not _exited(popen):
+        _signal(popen, signal.SIGSTOP)
+        deadline = time.monotonic() + KILL_WAIT
+        # Until every descendant is dead (a zombie): signals arrive late, a job may fork until it stops.
+        while (living := _descendants(popen.pid)) and time.monotonic() < deadline:
+            for pid in living:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+    _signal(popen, signal.SIGKILL)
+    popen.wait()
+
+
+def _signal(popen: subprocess.Popen, signum: int) -> None:
+    """``signum`` to the group ``popen`` leads, else to ``popen`` alone. Only before ``popen`` is reaped:
+    until then its pid, and the group of that number, cannot be another process's."""
+    try:
+        if os.getpgid(popen.pid) == popen.pid:
+            os.killpg(popen.pid, signum)
+        else:
+            os.kill(popen.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _exited(popen: subprocess.Popen) -> bool:
+    """Whether ``popen`` has exited, leaving it unreaped (a zombie) for ``kill``."""
+    return os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _descendants(pid: int) -> list[int]:
+    """The living processes below ``pid``, from each process's parent in /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]  # the name before ")" may hold spaces
+        except (OSError, ValueError):
+            continue  # ended while we read
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        below = children.get(queue.pop(), [])
+        found += below
+        queue += below
+    return found
 
 
 def require(binary: str, hint: str = "") -> str:
@@ -75,9 +145,11 @@ def run(
     ``heartbeat`` is called with the elapsed seconds whenever the command
     has run ``heartbeat_every`` seconds without a word from us, so a long
     silent step never looks hung. On timeout or Ctrl-C the process we
-    started is killed before the error propagates; with ``die_with_us`` it
-    is killed even if we are (Terraform is not: a half-done apply must
-    finish and save its state).
+    started is killed, with the processes it started (its process group),
+    before the error propagates; with ``die_with_us`` it is killed even if
+    we are. Terraform is not: a half-done apply must finish and save its
+    state, and it stays in our group, where a terminal's Ctrl-C stops it in
+    good order.
     """
     argv = list(argv)
     require(argv[0], "install it first (the README's setup command does)")
@@ -88,6 +160,7 @@ def run(
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         preexec_fn=die_with_parent if die_with_us else None,
+        **(OWN_GROUP if die_with_us else {}),
         **popen_kwargs,
     )
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
@@ -116,12 +189,11 @@ def run(
                         for line in lines:
                             echo(line.decode(errors="replace"))
                         last_word = time.monotonic()
-            returncode = process.wait()
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
     finally:
-        if process.poll() is None:
-            if die_with_us:
-                process.kill()
-            process.wait()
+        if die_with_us:
+            kill(process)  # on a timeout or Ctrl-C; after an exit, what the tool left running in its group
+        returncode = process.wait()
         process.stdout.close()
         process.stderr.close()
     if echo:

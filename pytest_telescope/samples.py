@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from pytest_telescope.errors import TelescopeError
 
 
 @dataclass(frozen=True)
@@ -17,3 +20,8 @@ class Sample:
     value: float
     unit: str
     labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            # NaN in the JSONL is not JSON, and no threshold can judge it
+            raise TelescopeError(f"sample {self.metric}: {self.value!r} is not a finite number")

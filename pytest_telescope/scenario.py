@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,11 +93,16 @@ def _measurements(document: dict) -> tuple[Measurement, ...]:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as error:
         raise ScenarioError(path, "", f"cannot read: {error.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ScenarioError(path, "", f"not UTF-8: byte 0x{data[error.start]:02x} on line {line}") from None
+    try:
+        document = yaml.load(text, Loader=_ScenarioLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -104,7 +110,78 @@ def _read_yaml(path: Path) -> dict:
         raise ScenarioError(path, "", f"not valid YAML: {where}{problem}") from None
     if not isinstance(document, dict):
         raise ScenarioError(path, "", "must be a mapping with at least a 'benchmark' key")
+    _check_numbers(path, document, "")
     return document
+
+
+MAX_DEPTH = 20  # the deepest scenario key is about 6 levels down
+MAX_VALUES = 100_000  # values of a scenario with its aliases expanded: a real one has hundreds
+MAX_INTEGER = 2**63 - 1  # what the tools' own integer options take at most
+MAX_CASES = 1000  # cases of one scenario unless its max_cases says more
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """Safe YAML without what only hurts in a scenario: aliases that expand without bound
+    (nine aliases of nine took 153 s and 12 GB to check), a key given twice (YAML keeps the
+    last one, silently), and nesting deep enough to exhaust Python's stack."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self):
+        """The document's nodes, refused when its aliases would expand to more than ``MAX_VALUES``
+        values: counted on the graph of nodes (an alias is the node it names), never expanded."""
+        document = super().compose_document()
+        expanded: dict[int, int] = {}
+
+        def size(node) -> int:
+            if id(node) not in expanded:
+                children = node.value if isinstance(node, yaml.SequenceNode) else (
+                    [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else []
+                )
+                expanded[id(node)] = min(1 + sum(size(child) for child in children), MAX_VALUES + 1)
+            return expanded[id(node)]
+
+        if document is not None and size(document) > MAX_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_VALUES:,} values once its aliases are expanded", document.start_mark
+            )
+        return document
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _check_numbers(path: Path, value, key: str) -> None:
+    """Every number finite (no .nan, .inf or 1e999) and every integer one a tool takes."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_numbers(path, item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(path, item, f"{key}.{index}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(path, key, f"{value} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        raise ScenarioError(path, key, f"a {len(str(abs(value)))}-digit integer is too large (at most {MAX_INTEGER})")
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,6 +227,12 @@ def _cases(path: Path, document: dict, defaults: dict) -> tuple[Case, ...]:
     for name, values in matrix.items():
         for value in values:
             _check_params(path, "matrix", {name: value}, defaults)
+    count = math.prod(len(values) for values in matrix.values()) + len(document.get("include", []))
+    limit = document.get("max_cases", MAX_CASES)
+    if count > limit:
+        raise ScenarioError(
+            path, "matrix", f"{count:,} cases, more than max_cases ({limit}); set max_cases: {count} in the file to run them all"
+        )
     combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] if matrix else []
     cases = {}  # id -> (case, the key that made it)
     for combo in combos:

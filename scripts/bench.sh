@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pytest benchmarks/ -m local "$@"
+PATH="$PWD/.venv/bin:$PATH" exec .venv/bin/python -m pytest benchmarks/ -m local "$@"

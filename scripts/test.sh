@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
-exec .venv/bin/python -m pytest tests/ "$@"
+PATH="$PWD/.venv/bin:$PATH" exec .venv/bin/python -m pytest tests/ "$@"

@@ -19,9 +19,6 @@ def benchmark_suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.fixture
 def local_suite(benchmark_suite: pytest.Pytester) -> pytest.Pytester:
-    """A ``benchmark_suite`` on the local target of the repository's Terraform modules; no Prometheus."""
-    benchmark_suite.makeini(
-        f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\n"
-        "addopts = -p no:terraform -p no:cacheprovider\n"
-    )
+    """A ``benchmark_suite`` on the local target of the Terraform modules the plugin ships; no Prometheus."""
+    benchmark_suite.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     return benchmark_suite

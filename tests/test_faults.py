@@ -58,7 +58,7 @@ def run(tmp_path):
     """Start pytest on the suite; yields the process and the suite's directory."""
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "iperf3.yaml").write_text(SCENARIO)
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {REPO / 'terraform'}\ntelescope_prometheus = off\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntelescope_prometheus = off\n")
     processes = []
 
     def start(*args, env=None):

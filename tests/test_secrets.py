@@ -61,7 +61,7 @@ def test_canaries_stay_out_of_every_output(tmp_path):
     canaries = {name: f"canary-{name.lower()}-{secrets.token_hex(8)}" for name in ("AZURE_CLIENT_SECRET", "AWS_SESSION_TOKEN", "TF_VAR_canary")}
     module = tmp_path / "modules" / "local"
     module.mkdir(parents=True)
-    (module / "main.tf").write_text(WRAPPER % (REPO / "terraform" / "local"))
+    (module / "main.tf").write_text(WRAPPER % (REPO / "pytest_telescope" / "terraform" / "local"))
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "iperf3.yaml").write_text("benchmark: iperf3\nclouds: [local]\n")
     (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {tmp_path / 'modules'}\ntelescope_prometheus = off\n")

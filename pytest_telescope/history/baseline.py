@@ -16,6 +16,7 @@ regression or an improvement depends on which way is better for the metric.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -145,7 +146,7 @@ def _percent(text: str, item: str) -> float:
         value = float(text.removesuffix("%"))
     except ValueError:
         value = -1
-    if not text.endswith("%") or value < 0:
+    if not text.endswith("%") or not 0 <= value < math.inf:  # also nan%
         raise ValueError(f"tolerance {item!r}: expected a percentage such as 5% or metric=5%")
     return value / 100
 

@@ -22,6 +22,7 @@ from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
+SHIPPED_MODULES = Path(__file__).resolve().parents[1] / "terraform"
 
 
 def terraform_binary() -> str:
@@ -29,6 +30,12 @@ def terraform_binary() -> str:
         if shutil.which(name):
             return shutil.which(name)
     raise ProvisionError(f"terraform: not found on PATH; {TERRAFORM_HINT}")
+
+
+def terraform_module(terraform_dir: Path, name: str) -> Path:
+    """The module ``name`` of the user's Terraform directory, or else the one shipped with the plugin."""
+    own = terraform_dir / name
+    return own if own.is_dir() else SHIPPED_MODULES / name
 
 
 class TerraformRunner(tf.TerraformRunner):

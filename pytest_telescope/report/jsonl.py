@@ -22,30 +22,63 @@ class JsonlWriter:
     every test of a real benchmark, but not 1,000 times in a burst of short tests,
     where it cost half a second (docs/performance.md). Appending lets a re-run add to
     the same run id. Rows pass through ``scrub`` so no secret reaches the file.
+
+    A write that fails (a full or read-only disk) is undone to the last whole line,
+    and its rows are kept in ``unwritten``: they are tried again with the next
+    rows, and whatever is left at the end is for the caller to report by name.
     """
 
     def __init__(self, path: Path, scrub: Callable[[str], str]):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.unwritten: list[dict] = []
+        self.error: OSError | None = None  # the last write's, None once a write succeeds
         self._scrub = scrub
-        self._file = open(path, "a", encoding="utf-8")
+        self._descriptor: int | None = None
         self._synced = float("-inf")
 
-    def write(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        self._file.write(self._scrub(_lines(rows)))
-        self._file.flush()
+    def write(self, rows: list[dict]) -> bool:
+        """Append ``rows`` (and the rows an earlier failure kept); False if they could not be written."""
+        pending = self.unwritten + rows
+        if not pending:
+            return True
+        try:
+            self._append(self._scrub(_lines(pending)).encode())
+        except OSError as error:
+            self.unwritten, self.error = pending, error
+            return False
+        self.unwritten, self.error = [], None
         now = time.monotonic()
         if now - self._synced >= FSYNC_INTERVAL:
-            os.fsync(self._file.fileno())
+            self._sync()
             self._synced = now
+        return True
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        self._file.close()
+        if self._descriptor is not None:
+            try:
+                self._sync()
+            finally:
+                os.close(self._descriptor)
+                self._descriptor = None
+
+    def _append(self, data: bytes) -> None:
+        if self._descriptor is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        whole = os.fstat(self._descriptor).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(self._descriptor, data[written:])
+        except OSError:
+            os.ftruncate(self._descriptor, whole)  # no cut-off line: a reader sees whole rows only
+            raise
+
+    def _sync(self) -> None:
+        try:
+            os.fsync(self._descriptor)
+        except OSError as error:
+            self.error = error
 
 
 def _lines(rows: list[dict]) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from pytest_telescope.report.files import write_atomically
+
 
 @dataclass(frozen=True)
 class _Result:
@@ -28,11 +30,15 @@ class _Result:
     text: str | None = None
 
 
+_INTERRUPTED = _Result("error", "interrupted while running", "KeyboardInterrupt")
+
+
 @dataclass
 class _Test:
     nodeid: str
     duration: float = 0.0
     result: _Result | None = None
+    finished: bool = False  # its teardown reported: a test without a result then passed
     # (name, "value unit", SLO verdict) per sample: text only, so a run's samples are
     # not kept as objects the garbage collector walks until the end of the run.
     metrics: list[tuple[str, str, str]] = field(default_factory=list)
@@ -49,6 +55,7 @@ class JunitReport:
         test = self._tests.setdefault(report.nodeid, _Test(report.nodeid))
         test.duration += report.duration
         test.metrics += _metrics(samples)
+        test.finished |= report.when == "teardown"
         if test.result is not None:
             return
         if report.skipped:
@@ -65,9 +72,15 @@ class JunitReport:
     def add_interrupted(self, nodeid: str, samples: list[dict]) -> None:
         test = self._tests.setdefault(nodeid, _Test(nodeid))
         test.metrics += _metrics(samples)
-        test.result = _Result("error", "interrupted while running", "KeyboardInterrupt")
+        test.result = _INTERRUPTED
 
     def mark_not_run(self, nodeids: list[str], reason: str) -> None:
+        """Tests without a report are skipped for ``reason``; a test that began and never finished
+        (only its setup reported: an xdist worker's test when the controller was interrupted)
+        was interrupted, never passed."""
+        for test in self._tests.values():
+            if test.result is None and not test.finished:
+                test.result = _INTERRUPTED
         for nodeid in nodeids:
             if nodeid not in self._tests:
                 self._tests[nodeid] = _Test(nodeid, result=_Result("skipped", reason))
@@ -94,8 +107,7 @@ class JunitReport:
             _add_testcase(suite, test, scrub)
         ElementTree.indent(root, space="\t")
         text = ElementTree.tostring(root, encoding="unicode")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + scrub(text) + "\n", encoding="utf-8")
+        write_atomically(path, '<?xml version="1.0" encoding="utf-8"?>\n' + scrub(text) + "\n")
 
 
 def _add_testcase(suite: ElementTree.Element, test: _Test, scrub: Callable[[str], str]) -> None:

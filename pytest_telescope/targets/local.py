@@ -1,8 +1,8 @@
 """The embedded ``local`` target: two network namespaces joined by a veth pair.
 
-``terraform/local`` creates them (or, without root, only directories, and
-both endpoints are this host's loopback). An endpoint runs commands inside
-its namespace with ``ip netns exec``.
+The Terraform module ``pytest_telescope/terraform/local`` creates them (or,
+without root, only directories, and both endpoints are this host's loopback).
+An endpoint runs commands inside its namespace with ``ip netns exec``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from pytest_telescope.errors import ProvisionError, ToolError
-from pytest_telescope.process import Completed, die_with_parent, require, run, stop
+from pytest_telescope.process import OWN_GROUP, Completed, die_with_parent, require, run, stop
 from pytest_telescope.targets import Background, Connection, Endpoint, MetricsSource, Target
 
 MODULE = "local"
@@ -86,6 +86,7 @@ class LocalEndpoint(Endpoint):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
+                **OWN_GROUP,
             )
             try:
                 yield LocalProcess(list(argv), popen, log)

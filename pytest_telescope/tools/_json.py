@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pytest_telescope.errors import ToolError
@@ -27,7 +28,13 @@ class JsonOutput:
         value = self.get(*keys)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"{_path(keys)} is not a number in {self.expected}: {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):  # Python reads NaN and Infinity, which JSON has not, and 1e999
+            raise self.error(f"{_path(keys)} is not a finite number in {self.expected}: {value!r}")
+        return number
 
     def error(self, problem: str) -> ToolError:
         return ToolError(self.command, problem, self.output)

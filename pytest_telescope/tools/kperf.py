@@ -32,21 +32,22 @@ RESULT_FILE = "result.json"
 RUNNER_GROUP_FILE = "runnergroup.yaml"
 # kperf's fixed percentiles (metrics/utils.go BuildPercentileLatencies).
 PERCENTILES = {0.0: "p0", 0.5: "p50", 0.9: "p90", 0.95: "p95", 0.99: "p99", 1.0: "p100"}
-# Request types of a load profile (api/types/load_traffic.go WeightedRequest).
-REQUEST_TYPES = (
-    "staleList",
-    "quorumList",
-    "watchList",
-    "staleWatchList",
-    "quorumWatchList",
-    "staleGet",
-    "quorumGet",
-    "put",
-    "patch",
-    "post",
-    "postDel",
-    "getPodLog",
-)
+# The request types of a load profile and the fields of each, as kperf v0.3.4 has them
+# (api/types/load_traffic.go: WeightedRequest and the Request* types; patch and postDel came
+# in v0.3.5). kperf reads the profile with gopkg.in/yaml.v2, which drops a key it does not
+# know, so a misspelt field would go unnoticed: only these are accepted.
+_RESOURCE_FIELDS = ("group", "version", "resource")
+_LIST_FIELDS = (*_RESOURCE_FIELDS, "namespace", "limit", "seletor", "fieldSelector")
+_GET_FIELDS = (*_RESOURCE_FIELDS, "namespace", "name")
+REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
+    "staleList": _LIST_FIELDS,
+    "quorumList": _LIST_FIELDS,
+    "watchList": (*_RESOURCE_FIELDS, "namespace", "selector", "fieldSelector"),
+    "staleGet": _GET_FIELDS,
+    "quorumGet": _GET_FIELDS,
+    "put": (*_GET_FIELDS, "keySpaceSize", "valueSize"),
+    "getPodLog": ("namespace", "name", "container", "tailLines", "limitBytes"),
+}
 CONTENT_TYPES = ("json", "protobuf")
 
 METRICS: dict[str, str] = {
@@ -165,7 +166,8 @@ def load_profile(params: Mapping[str, Any]) -> str:
     ``"staleList pods 1000; quorumList pods 100 limit=1000; quorumList apps/v1/deployments 10"``.
     RESOURCE is ``resource`` (core v1), ``version/resource`` or ``group/version/resource``
     (``-`` for getPodLog, which has none); KEY=VALUE pairs are the request's other fields
-    (namespace, name, limit, seletor [kperf's spelling], keySpaceSize, valueSize...).
+    (``REQUEST_FIELDS``: namespace, name, limit, seletor [kperf's spelling for a list], selector
+    [for watchList], keySpaceSize, valueSize...).
     """
     return yaml.safe_dump(_profile(params), sort_keys=False)
 
@@ -321,11 +323,12 @@ def _request(entry: str) -> dict:
     if len(fields) < 3:
         raise ValueError(f"request {entry!r}: expected TYPE RESOURCE SHARES [KEY=VALUE ...]")
     kind, resource, shares, *options = fields
-    if kind not in REQUEST_TYPES:
-        raise ValueError(f"request {entry!r}: unknown type {kind!r} (known: {', '.join(REQUEST_TYPES)})")
+    if kind not in REQUEST_FIELDS:
+        raise ValueError(f"request {entry!r}: unknown type {kind!r} (known: {', '.join(REQUEST_FIELDS)})")
     if not shares.isdigit():
         raise ValueError(f"request {entry!r}: shares must be a whole number >= 0, got {shares!r}")
     body: dict[str, Any] = {}
+    options_known = [field for field in REQUEST_FIELDS[kind] if field not in _RESOURCE_FIELDS]
     if kind == "getPodLog":
         if resource != "-":
             raise ValueError(f"request {entry!r}: getPodLog has no resource, write - in its place")
@@ -339,6 +342,8 @@ def _request(entry: str) -> dict:
         key, sep, value = option.partition("=")
         if not sep or not key:
             raise ValueError(f"request {entry!r}: {option!r} is not KEY=VALUE")
+        if key not in options_known:
+            raise ValueError(f"request {entry!r}: {kind} has no field {key!r} (its fields: {', '.join(options_known)})")
         body[key] = int(value) if value.isdigit() else value
     return {kind: body, "shares": int(shares)}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-MODULE_DIR = Path(__file__).resolve().parents[2] / "terraform" / "local"
+MODULE_DIR = Path(__file__).resolve().parents[2] / "pytest_telescope" / "terraform" / "local"
 SCRIPT = MODULE_DIR / "target.sh"
 TERRAFORM = shutil.which("terraform")
 IPERF3 = shutil.which("iperf3")

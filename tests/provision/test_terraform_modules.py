@@ -42,7 +42,8 @@ from kubernetes import client, config
 from pytest_telescope import scenario
 from pytest_telescope.provision.pool import PROVIDERS
 
-TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "pytest_telescope" / "terraform"
 CHILD_MODULES_DIR = TERRAFORM_DIR / "modules"
 
 
@@ -76,6 +77,7 @@ BUILT_IN_RESOURCES = {"terraform_data"}
 # Resource types that take neither tags nor labels.
 UNTAGGABLE = {
     "terraform_data",
+    "aws_iam_role_policy",
     "aws_iam_role_policy_attachment",
     "aws_route_table_association",
     "google_compute_network",
@@ -592,7 +594,7 @@ def test_the_suites_cluster_inputs_are_the_modules_variables(cluster_blocks):
     variables = named(blocks, "variable")
     node_pool_type = variables["node_pools"]["type"]
     inputs = []
-    for path in sorted((TERRAFORM_DIR.parent / "benchmarks").glob("*/*.yaml")):  # the suites' scenarios
+    for path in sorted((REPO / "benchmarks").glob("*/*.yaml")):  # the suites' scenarios
         inputs += [(path.name, scenario.load(path).target_settings(cloud).get("cluster", {}))]
     assert any(cluster for _, cluster in inputs), f"no suite declares a {cloud} cluster"
     for name, cluster in inputs:

@@ -314,3 +314,21 @@ def test_secret_with_xml_special_characters_is_scrubbed(tmp_path):
     (error,) = ET.parse(path).getroot().iter("error")
     assert secret not in error.get("message")
     assert secret not in error.text
+
+
+def test_a_test_that_began_and_never_finished_is_interrupted_never_passed(tmp_path):
+    """Under xdist, an interrupted controller has only the setup report of the tests its workers were running."""
+    running = "benchmarks/network/test_iperf3.py::test_iperf3[local-tcp-reverse]"
+    junit = JunitReport(RUN_ID, STARTED)
+    for when in ("setup", "call", "teardown"):
+        junit.add(report(PASSED, when, "passed"), [])
+    junit.add(report(running, "setup", "passed"), [])
+    junit.mark_not_run([PASSED, running, NOT_RUN], "not run: the session ended before this test")
+    junit.write(tmp_path / "junit.xml", unchanged)
+
+    cases = cases_by_name(tmp_path / "junit.xml")
+    (error,) = cases["benchmarks.network.test_iperf3::test_iperf3[local-tcp-reverse]"].result
+    assert isinstance(error, Error) and error.message == "interrupted while running"
+    assert cases["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel1]"].result == []
+    (skipped,) = cases["benchmarks.storage.test_fio::test_fio[gke-randread-4k]"].result
+    assert isinstance(skipped, Skipped)

@@ -53,6 +53,14 @@ CORPUS = [
     ("slo-wrong-unit", GOOD + "slo: {jitter: {max: 1, unit: Mbit/s}}\n", None, [], r"iperf3\.yaml: slo\.jitter\.unit: 'Mbit/s' does not measure jitter \(ms\)"),
     ("slo-when-unknown", GOOD + "slo: {jitter: {max: 1, when: {proto: udp}}}\n", None, [], r"iperf3\.yaml: slo\.jitter\.when\.proto: unknown parameter"),
     ("duplicate-case", GOOD + "include: [{id: a}, {id: a, reverse: true}]\n", None, [], r"iperf3\.yaml: include\.1\.id: two cases have the id 'a'"),
+    ("not-utf8", b"benchmark: iperf3\n# caf\xe9\n", None, [], r"iperf3\.yaml: not UTF-8: byte 0xe9 on line 2"),
+    ("duplicate-key", GOOD + "params: {duration: 2}\n", None, [], r"iperf3\.yaml: not valid YAML: line 4, column 1: key 'params' given twice in one mapping"),
+    ("yaml-alias-bomb", GOOD + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}' if i else 'lol'] * 9)}]\n" for i in range(9)), None, [], r"iperf3\.yaml: not valid YAML: line 1, column 1: more than 100,000 values once its aliases are expanded"),
+    ("yaml-deep", GOOD + "x: " + "[" * 1000 + "]" * 1000 + "\n", None, [], r"iperf3\.yaml: not valid YAML: line 4, column 23: nested deeper than 20 levels"),
+    ("nan-threshold", GOOD + "slo: {jitter: {max: .nan}}\n", None, [], r"iperf3\.yaml: slo\.jitter\.max: nan is not a finite number"),
+    ("inf-parameter", "benchmark: iperf3\nparams: {duration: .inf}\n", None, [], r"iperf3\.yaml: params\.duration: inf is not a finite number"),
+    ("huge-integer", "benchmark: iperf3\nparams: {duration: 1" + "0" * 400 + "}\n", None, [], r"iperf3\.yaml: params\.duration: a 401-digit integer is too large \(at most 9223372036854775807\)"),
+    ("huge-matrix", "benchmark: iperf3\nmatrix: {duration: [%s], parallel: [%s], omit: [%s]}\n" % ((", ".join(map(str, range(1, 101))),) * 3), None, [], r"iperf3\.yaml: matrix: 1,000,000 cases, more than max_cases \(1000\); set max_cases: 1000000 in the file to run them all"),
     # Measurements: SLO verdicts and tool failures, each one line.
     ("slo-violated", GOOD + "slo: {throughput_received: {min: 1, unit: Pbit/s}}\n", None, [], r"iperf3\.yaml: slo\.throughput_received\.unit: 'Pbit/s' does not measure"),
     ("slo-not-measured", GOOD + "slo: {jitter: {max: 1}}\n", None, [], r"jitter was not measured, expected <= 1 ms"),
@@ -60,6 +68,9 @@ CORPUS = [
     ("iperf3-garbage", GOOD, 'record_samples(iperf3.parse("iperf3: parameter error - must either be a client (-c) or server (-s)", ["iperf3"]))', [], r"iperf3: expected iperf3 --json output, got invalid JSON: Expecting value: line 1 column 1"),
     ("iperf3-truncated", GOOD, 'record_samples(iperf3.parse("{\\"start\\": {\\"connected\\": [", ["iperf3"]))', [], r"iperf3: expected iperf3 --json output, got invalid JSON: Expecting value: line 1 column 26"),
     ("iperf3-empty", GOOD, 'record_samples(iperf3.parse("", ["iperf3"]))', [], r"iperf3: .*(empty|no output)"),
+    ("iperf3-nan", GOOD, 'record_samples(iperf3.parse(open("%s").read().replace("13455441217.858515", "NaN"), ["iperf3"]))' % (REPO / "tests/data/iperf3-3.12-tcp.json"), [], r"iperf3: end\.sum_received\.bits_per_second is not a finite number in iperf3 --json output: nan"),
+    ("sample-nan", GOOD, 'record_samples(Sample("throughput_received", float("nan"), "Mbit/s"))', [], r"sample throughput_received: nan is not a finite number"),
+    ("tool-long-line", GOOD, 'target.endpoint("client").run(["python3", "-c", "print(50_000_000 * \'x\'); exit(3)"])', [], r"python3 -c .*: exited with status 3 on client(.|\n)*\[\.\.\. 49,998,000 more characters\]"),
     ("iperf3-no-server", GOOD, 'record_samples(iperf3.parse(target.endpoint("client").run(iperf3.command("127.0.0.1", 1, duration=1), check=False).stdout, ["iperf3", "-c", "127.0.0.1"]))', [], r"iperf3 -c 127\.0\.0\.1: iperf3 reported: .*unable to (connect|send)"),
     ("fio-garbage", GOOD, 'record_samples(fio.parse("fio: failed parsing bs=4q", ["fio"]))', [], r"fio: .*(no JSON|not JSON|expected)"),
     ("fio-job-error", GOOD, 'record_samples(fio.parse(open("%s").read(), ["fio"]))' % (REPO / "tests/data/fio-3.33-job-error.json"), [], r"fio: .*error 22"),
@@ -72,8 +83,9 @@ CORPUS = [
     ("incomparable-unit", GOOD, 'record_samples(Sample("throughput_received", 1, "Mbit/s"))\n    record_samples.expect("throughput_received", min=1, unit="ms")', [], r"throughput_received is measured in Mbit/s, which cannot be compared with ms"),
     # Provisioning and options.
     ("failed-apply", GOOD, "pass", [f"--telescope-terraform-dir={REPO / 'tests/data/terraform-broken'}"], r"terraform apply failed \(status 1\) in .*/local"),
-    ("no-module", GOOD, "pass", ["--telescope-terraform-dir", "nowhere"], r"no Terraform module for local at .*/local \(set telescope_terraform_dir\)"),
     ("bad-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "soon"], r"telescope_deletion_delay: 'soon' is not a duration like 90m, 2h or 1d"),
+    ("tolerance-nan", GOOD, "pass", ["--telescope-tolerance", "nan%"], r"--telescope-tolerance: tolerance 'nan%': expected a percentage such as 5% or metric=5%"),
+    ("tolerance-inf", GOOD, "pass", ["--telescope-tolerance", "read_clat_p99=inf%"], r"--telescope-tolerance: tolerance 'read_clat_p99=inf%': expected a percentage"),
 ]
 
 
@@ -81,14 +93,18 @@ CORPUS = [
 def test_bad_input_gives_one_clear_line(local_suite, scenario, body, args, expected):
     pytester = local_suite
     pytester.makepyfile(test_suite=IPERF3_TEST if body is None else RUN_TEST % body)
-    pytester.path.joinpath("iperf3.yaml").write_text(scenario)
+    yaml_file = pytester.path.joinpath("iperf3.yaml")
+    yaml_file.write_bytes(scenario) if isinstance(scenario, bytes) else yaml_file.write_text(scenario)
 
     result = pytester.runpytest_subprocess("-m", "local", *args)
 
     output = result.stdout.str() + result.stderr.str()
-    assert result.ret != 0, output
-    assert re.search(expected, output), output
-    assert "Traceback" not in output, output
+    assert result.ret != 0, output[:10_000]
+    assert re.search(expected, output), output[:10_000]
+    assert "Traceback" not in output, output[:10_000]
+    assert len(output) < 20_000, output[:10_000]  # however large the input or a tool's output
+    junit = pytester.path.joinpath("results").glob("*/junit.xml")
+    assert all(path.stat().st_size < 20_000 for path in junit)
 
 
 def test_every_message_of_the_corpus_is_documented_as_it_reads():

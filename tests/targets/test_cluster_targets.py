@@ -283,8 +283,7 @@ def test_a_missing_clusterloader2_binary_is_named_with_the_option(cl2_suite):
 
 
 def test_kwok_nodes_need_a_kubernetes_target(pytester):
-    pytester.makeini("[pytest]\ntelescope_prometheus = off\n"
-                     f"telescope_terraform_dir = {REPO / 'terraform'}\naddopts = -p no:terraform -p no:cacheprovider\n")
+    pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     pytester.makepyfile("def test_virtual_nodes(target, kwok_nodes):\n    kwok_nodes(3, cpu=32, memory='256Gi', pods=110)\n")
 
     result = pytester.runpytest("-m", "local", "-rs")

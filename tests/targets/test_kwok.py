@@ -223,6 +223,7 @@ def test_the_virtual_node_carries_what_kwok_needs_and_its_capacity():
     assert metadata["labels"]["type"] == "kwok" and metadata["labels"]["pool"] == "virtual"
     assert metadata["labels"]["kubernetes.io/hostname"] == "kwok-a1b2c3-0"
     assert node["spec"]["taints"] == [{"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}]
+    assert node["spec"]["providerID"] == "kwok://kwok-a1b2c3-0"  # or a cloud's node controller may delete it
     assert node["status"]["capacity"] == node["status"]["allocatable"] == {"cpu": "32", "memory": "256Gi", "pods": "110"}
     toleration = kwok.NODE_TOLERATION
     assert (toleration["key"], toleration["effect"]) == (kwok.NODE_TAINT["key"], kwok.NODE_TAINT["effect"])

@@ -1,6 +1,7 @@
 """kperf: runkperf bench and runner group commands, load profiles, result parsing, the run with test doubles."""
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -170,6 +171,9 @@ def test_runner_group_spec():
         ({"total": 10, "requests": " ; "}, "requests must list at least one request"),
         ({"total": 10, "requests": "staleList pods"}, "expected TYPE RESOURCE SHARES"),
         ({"total": 10, "requests": "list pods 1"}, "unknown type 'list'"),
+        ({"total": 10, "requests": "staleWatchList pods 1"}, "unknown type 'staleWatchList'"),
+        ({"total": 10, "requests": "staleList pods 1 selector=app=web"}, "staleList has no field 'selector'"),
+        ({"total": 10, "requests": "watchList pods 1 seletor=app=web"}, "watchList has no field 'seletor'"),
         ({"total": 10, "requests": "staleList pods many"}, "shares must be a whole number"),
         ({"total": 10, "requests": "staleList a/b/c/d 1"}, "resource must be resource, version/resource or group/version/resource"),
         ({"total": 10, "requests": "staleList pods 1 limit"}, "'limit' is not KEY=VALUE"),
@@ -180,6 +184,39 @@ def test_runner_group_spec():
 def test_load_profile_rejects(params, message):
     with pytest.raises(ValueError, match=message):
         kperf.load_profile(params)
+
+
+def test_watch_list_selector_is_spelt_correctly_unlike_a_lists():
+    profile = yaml.safe_load(kperf.load_profile({"total": 10, "requests": "watchList pods 1 selector=app=web"}))
+    assert profile["spec"]["requests"] == [
+        {"watchList": {"group": "", "version": "v1", "resource": "pods", "selector": "app=web"}, "shares": 1}
+    ]
+
+
+def go_struct_tags(source: str) -> dict[str, list[str]]:
+    """The yaml tags of each struct in Go source, an inline struct's fields in its place."""
+    structs: dict[str, list[str]] = {}
+    for name, body in re.findall(r"^type (\w+) struct \{\n(.*?)^\}", source, re.MULTILINE | re.DOTALL):
+        tags = []
+        for line in body.splitlines():
+            field = re.match(r"\s*(\w+)\s+\S*\s*`.*yaml:\"([^\"]*)\"", line)
+            if field:
+                tags += structs[field.group(1)] if field.group(2) == ",inline" else [field.group(2).split(",")[0]]
+        structs[name] = tags
+    return structs
+
+
+def test_request_types_and_fields_are_those_of_kperf_0_3_4():
+    source = (DATA / "load_traffic-v0.3.4.go").read_text()
+    structs = go_struct_tags(source)
+    types = {
+        tag: go_type
+        for go_type, tag in re.findall(r"^\s*\w+\s+\*(\w+)\s+`json:\"(\w+),omitempty\"", source, re.MULTILINE)
+    }
+    assert kperf.RUNNER_IMAGE.endswith(":0.3.4")
+    assert {kind: list(fields) for kind, fields in kperf.REQUEST_FIELDS.items()} == {
+        kind: structs[go_type] for kind, go_type in types.items()
+    }
 
 
 def test_runner_group_needs_a_runner():

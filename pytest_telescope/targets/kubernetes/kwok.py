@@ -63,7 +63,10 @@ def virtual_node(name: str, *, cpu: str | float, memory: str, pods: int, labels:
                 **NODE_LABELS,
             },
         },
-        "spec": {"taints": [dict(NODE_TAINT)]},
+        # A cloud's node lifecycle controller deletes a node without a provider id that its cloud
+        # does not know, possibly before kwok marks it Ready; a kwok:// id is left alone (kwok's
+        # docs, "Nodes Unexpectedly Deleted"; Telescope's modules/python/kwok/config/kwok-node.yaml).
+        "spec": {"providerID": f"kwok://{name}", "taints": [dict(NODE_TAINT)]},
         "status": {
             "allocatable": dict(capacity),
             "capacity": capacity,

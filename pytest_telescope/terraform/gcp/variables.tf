@@ -52,6 +52,8 @@ variable "node_pools" {
   type = list(object({
     name         = string
     count        = number
+    min_count    = optional(number)
+    max_count    = optional(number)
     machine_size = string
     zones        = optional(list(string), [])
     labels       = optional(map(string), {})
@@ -79,6 +81,13 @@ variable "node_pools" {
   validation {
     condition     = alltrue([for pool in var.node_pools : pool.count >= 0])
     error_message = "node_pools count must be 0 or more."
+  }
+
+  validation {
+    condition = alltrue([for pool in var.node_pools : (pool.min_count == null) == (pool.max_count == null) && (
+      pool.max_count == null ? true : pool.min_count <= pool.count && pool.count <= pool.max_count && pool.max_count >= 1
+    )])
+    error_message = "An autoscaled node pool sets both min_count and max_count, with min_count <= count <= max_count and max_count >= 1."
   }
 
   validation {

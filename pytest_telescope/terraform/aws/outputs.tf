@@ -28,9 +28,23 @@ output "node_pools" {
   description = "Every node group, the system group included: name => {count, labels, zones}. Nodes carry the EKS label eks.amazonaws.com/nodegroup=<name>."
   value = {
     for name, group in aws_eks_node_group.this : name => {
-      count  = group.scaling_config[0].desired_size
+      count  = module.node_pools.pools[name].count
       labels = module.node_pools.pools[name].labels
       zones  = module.node_pools.pools[name].zones
     }
   }
+}
+
+output "storage_classes" {
+  description = "StorageClasses the module's add-ons create: ebs-csi-default-sc (the aws-ebs-csi-driver add-on's default class: provisioner ebs.csi.aws.com, gp3 volumes, WaitForFirstConsumer)."
+  value       = [local.ebs_storage_class]
+}
+
+output "manifests" {
+  description = "Kubernetes objects (multi-document YAML) the plugin creates in the cluster once it is up, before validation: the cluster autoscaler when a pool autoscales, else empty."
+  value = module.node_pools.autoscaled ? templatefile("${path.module}/cluster-autoscaler.yaml.tftpl", {
+    cluster_name       = aws_eks_cluster.this.name
+    region             = var.region
+    kubernetes_version = aws_eks_cluster.this.version
+  }) : ""
 }

@@ -1,5 +1,5 @@
 variable "cluster_name" {
-  description = "Name of the EKS cluster; also prefixes the VPC, IAM roles and launch templates. 2-40 chars of [a-z0-9-], starting with a letter."
+  description = "Name of the AKS cluster, also its DNS prefix; the resource group is rg-<cluster_name>. 2-40 chars of [a-z0-9-], starting with a letter."
   type        = string
   nullable    = false
 
@@ -10,51 +10,33 @@ variable "cluster_name" {
 }
 
 variable "region" {
-  description = "AWS region, e.g. \"us-west-2\"."
+  description = "Azure location of the resource group and the cluster, e.g. \"eastus2\"."
   type        = string
   nullable    = false
-}
-
-variable "zones" {
-  description = "Availability zones of the VPC: one public subnet each (EKS needs at least two), e.g. [\"us-west-2a\", \"us-west-2b\"]. Node pools choose among these."
-  type        = list(string)
-  nullable    = false
-
-  validation {
-    condition     = length(var.zones) >= 2 && length(var.zones) <= 16 && length(distinct(var.zones)) == length(var.zones)
-    error_message = "zones must list 2 to 16 distinct availability zones (EKS needs at least two)."
-  }
-}
-
-variable "vpc_cidr" {
-  description = "CIDR of the VPC created for the cluster; each zone gets a /20 of it, in the order of zones."
-  type        = string
-  default     = "10.0.0.0/16"
-  nullable    = false
-
-  validation {
-    condition     = can(cidrsubnet(var.vpc_cidr, 4, 0))
-    error_message = "vpc_cidr must be an IPv4 CIDR with room for 16 subnets, such as \"10.0.0.0/16\"."
-  }
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version of the control plane, e.g. \"1.31\"; node groups follow it. null = the EKS default version."
+  description = "Kubernetes version of the control plane and every node pool, e.g. \"1.31\" (AKS picks the latest patch). null = the AKS default version."
   type        = string
   default     = null
 }
 
-variable "ami_type" {
-  description = "EKS AMI type of every node group, e.g. \"AL2023_x86_64_STANDARD\" or \"AL2023_ARM_64_STANDARD\" (for Graviton machine sizes)."
+variable "sku_tier" {
+  description = "AKS control plane tier: \"Free\", \"Standard\" or \"Premium\". Standard and Premium scale the API server for large clusters."
   type        = string
-  default     = "AL2023_x86_64_STANDARD"
+  default     = "Free"
   nullable    = false
+
+  validation {
+    condition     = contains(["Free", "Standard", "Premium"], var.sku_tier)
+    error_message = "sku_tier must be \"Free\", \"Standard\" or \"Premium\"."
+  }
 }
 
 variable "system_pool" {
-  description = "The system node group, named \"system\": machine_size (instance type), count, zones (subset of var.zones; empty = all), labels, os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default). critical_addons_only taints it CriticalAddonsOnly=true:NoSchedule so that only system pods run there."
+  description = "The system node pool (AKS default_node_pool, named \"system\"): machine_size (VM size), count, zones (e.g. [\"1\", \"2\"]; empty = no zone), labels, os_disk_size_gb and os_disk_type (\"Managed\" or \"Ephemeral\"; null = AKS default). critical_addons_only taints it CriticalAddonsOnly=true:NoSchedule so that only system pods run there."
   type = object({
-    machine_size         = optional(string, "m6i.large")
+    machine_size         = optional(string, "Standard_D2s_v5")
     count                = optional(number, 1)
     zones                = optional(list(string), [])
     labels               = optional(map(string), {})
@@ -72,10 +54,12 @@ variable "system_pool" {
 }
 
 variable "node_pools" {
-  description = "Node groups, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count, machine_size (instance type, e.g. \"m6i.xlarge\"), zones (subset of var.zones; empty = all), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (EBS type such as \"gp3\"; null = AMI default)."
+  description = "User node pools, as a suite declares them: name (1-12 chars of [a-z0-9], starting with a letter, not \"system\"), count (the initial count of an autoscaled pool), min_count and max_count (both set: the cluster autoscaler keeps the pool between them; both null: a fixed size), machine_size (VM size, e.g. \"Standard_D4s_v5\"), zones (e.g. [\"1\"]; empty = no zone), labels, taints ({key, value, effect} with effect NoSchedule, PreferNoSchedule or NoExecute), os_disk_size_gb and os_disk_type (\"Managed\" or \"Ephemeral\"; null = AKS default)."
   type = list(object({
     name         = string
     count        = number
+    min_count    = optional(number)
+    max_count    = optional(number)
     machine_size = string
     zones        = optional(list(string), [])
     labels       = optional(map(string), {})
@@ -106,8 +90,50 @@ variable "node_pools" {
   }
 
   validation {
+    condition = alltrue([for pool in var.node_pools : (pool.min_count == null) == (pool.max_count == null) && (
+      pool.max_count == null ? true : pool.min_count <= pool.count && pool.count <= pool.max_count && pool.max_count >= 1
+    )])
+    error_message = "An autoscaled node pool sets both min_count and max_count, with min_count <= count <= max_count and max_count >= 1."
+  }
+
+  validation {
     condition     = alltrue(flatten([for pool in var.node_pools : [for taint in pool.taints : contains(["NoSchedule", "PreferNoSchedule", "NoExecute"], taint.effect)]]))
     error_message = "node_pools taint effect must be NoSchedule, PreferNoSchedule or NoExecute."
+  }
+}
+
+variable "network_plugin" {
+  description = "AKS network plugin: \"azure\" (Azure CNI), \"kubenet\" or \"none\" (bring your own CNI)."
+  type        = string
+  default     = "azure"
+  nullable    = false
+
+  validation {
+    condition     = contains(["azure", "kubenet", "none"], var.network_plugin)
+    error_message = "network_plugin must be \"azure\", \"kubenet\" or \"none\"."
+  }
+}
+
+variable "network_plugin_mode" {
+  description = "\"overlay\" (Azure CNI Overlay: pod IPs from a private CIDR) or null (pods get VNet IPs). Only with network_plugin \"azure\"."
+  type        = string
+  default     = "overlay"
+
+  validation {
+    condition     = var.network_plugin_mode == null || var.network_plugin_mode == "overlay"
+    error_message = "network_plugin_mode must be \"overlay\" or null."
+  }
+}
+
+variable "network_dataplane" {
+  description = "AKS network dataplane: \"azure\" or \"cilium\" (Azure CNI powered by Cilium, which also enforces network policy; needs network_plugin \"azure\" and network_plugin_mode \"overlay\")."
+  type        = string
+  default     = "azure"
+  nullable    = false
+
+  validation {
+    condition     = contains(["azure", "cilium"], var.network_dataplane)
+    error_message = "network_dataplane must be \"azure\" or \"cilium\"."
   }
 }
 

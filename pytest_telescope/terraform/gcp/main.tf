@@ -67,6 +67,14 @@ resource "google_container_cluster" "this" {
   initial_node_count       = 1
   node_locations           = local.default_zones
 
+  # The CSI driver of the storage classes suites use (standard-rwo, premium-rwo): GKE's default,
+  # set here so that the preflight's list of installed drivers is this module's.
+  addons_config {
+    gce_persistent_disk_csi_driver_config {
+      enabled = true
+    }
+  }
+
   ip_allocation_policy {
     cluster_secondary_range_name  = "pods"
     services_secondary_range_name = "services"
@@ -86,6 +94,16 @@ resource "google_container_node_pool" "this" {
   node_locations = each.value.zones
   # GKE counts nodes per zone.
   node_count = each.value.count / length(each.value.zones)
+
+  # The cluster autoscaler's bounds of an autoscaled pool, in all its zones together.
+  dynamic "autoscaling" {
+    for_each = each.value.max_count == null ? [] : [each.value]
+    content {
+      total_min_node_count = autoscaling.value.min_count
+      total_max_node_count = autoscaling.value.max_count
+      location_policy      = "ANY"
+    }
+  }
 
   management {
     auto_repair  = true
@@ -111,6 +129,9 @@ resource "google_container_node_pool" "this" {
   }
 
   lifecycle {
+    # The cluster autoscaler changes the node count of an autoscaled pool.
+    ignore_changes = [node_count]
+
     precondition {
       condition     = alltrue([for zone in each.value.zones : startswith(zone, "${var.region}-")])
       error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be in region ${var.region}."

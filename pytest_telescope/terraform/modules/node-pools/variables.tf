@@ -13,10 +13,12 @@ variable "system_pool" {
 }
 
 variable "node_pools" {
-  description = "The cluster module's node_pools, their optional attributes filled in: name, count, machine_size, zones (empty = default_zones), labels, taints ({key, value, effect}, effect the Kubernetes way), os_disk_size_gb and os_disk_type."
+  description = "The cluster module's node_pools, their optional attributes filled in: name, count, min_count and max_count (null: a fixed size), machine_size, zones (empty = default_zones), labels, taints ({key, value, effect}, effect the Kubernetes way), os_disk_size_gb and os_disk_type."
   type = list(object({
     name         = string
     count        = number
+    min_count    = number
+    max_count    = number
     machine_size = string
     zones        = list(string)
     labels       = map(string)

@@ -38,6 +38,13 @@ resource "azurerm_kubernetes_cluster" "this" {
     type = "SystemAssigned"
   }
 
+  # The CSI drivers of the storage classes suites use (managed-csi*, azurefile-csi*): AKS's
+  # defaults, set here so that the preflight's list of installed drivers is this module's.
+  storage_profile {
+    disk_driver_enabled = true
+    file_driver_enabled = true
+  }
+
   network_profile {
     network_plugin      = var.network_plugin
     network_plugin_mode = var.network_plugin_mode
@@ -65,6 +72,9 @@ resource "azurerm_kubernetes_cluster_node_pool" "this" {
   mode                  = "User"
   vm_size               = each.value.machine_size
   node_count            = each.value.count
+  auto_scaling_enabled  = each.value.max_count != null
+  min_count             = each.value.min_count
+  max_count             = each.value.max_count
   zones                 = length(each.value.zones) > 0 ? each.value.zones : null
   node_labels           = each.value.labels
   node_taints           = [for taint in each.value.taints : taint.value == "" ? "${taint.key}:${taint.effect}" : "${taint.key}=${taint.value}:${taint.effect}"]
@@ -72,4 +82,9 @@ resource "azurerm_kubernetes_cluster_node_pool" "this" {
   os_disk_type          = each.value.os_disk_type
   orchestrator_version  = var.kubernetes_version
   tags                  = local.tags
+
+  lifecycle {
+    # The cluster autoscaler changes the node count of an autoscaled pool.
+    ignore_changes = [node_count]
+  }
 }

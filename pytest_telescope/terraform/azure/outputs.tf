@@ -36,7 +36,7 @@ output "node_pools" {
     },
     {
       for name, pool in azurerm_kubernetes_cluster_node_pool.this : name => {
-        count  = pool.node_count
+        count  = local.node_pools[name].count
         labels = local.node_pools[name].labels
         zones  = local.node_pools[name].zones
       }

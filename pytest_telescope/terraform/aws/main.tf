@@ -4,15 +4,34 @@ provider "aws" {
 
 data "aws_partition" "current" {}
 
+# The region's zones, read only when var.zones names none. EKS does not place
+# control plane interfaces in some zones (the EKS user guide, "View Amazon EKS
+# networking requirements"), so those are left out.
+data "aws_availability_zones" "available" {
+  count = length(var.zones) == 0 ? 1 : 0
+
+  state            = "available"
+  exclude_zone_ids = ["use1-az3", "usw1-az2", "cac1-az3"]
+
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
+}
+
 module "node_pools" {
   source = "../modules/node-pools"
 
-  system_pool   = var.system_pool
-  node_pools    = var.node_pools
-  default_zones = var.zones
+  system_pool = var.system_pool
+  node_pools  = var.node_pools
+  # A pool that names no zone is in the first one: a same-zone benchmark stays in one zone.
+  default_zones = [local.zones[0]]
 }
 
 locals {
+  # EKS needs subnets in two zones at least.
+  zones = length(var.zones) > 0 ? var.zones : slice(sort(data.aws_availability_zones.available[0].names), 0, 2)
+
   kubeconfig_cluster = {
     name     = aws_eks_cluster.this.name
     endpoint = aws_eks_cluster.this.endpoint
@@ -31,7 +50,7 @@ resource "aws_vpc" "this" {
 }
 
 resource "aws_subnet" "this" {
-  for_each = { for index, zone in var.zones : zone => index }
+  for_each = { for index, zone in local.zones : zone => index }
 
   vpc_id                  = aws_vpc.this.id
   availability_zone       = each.key
@@ -164,10 +183,12 @@ resource "aws_eks_node_group" "this" {
   labels          = each.value.labels
   tags            = local.tags
 
+  # An autoscaled pool (max_count set) starts at count; EKS tags its Auto Scaling group for the
+  # cluster autoscaler's auto-discovery (k8s.io/cluster-autoscaler/enabled).
   scaling_config {
     desired_size = each.value.count
-    min_size     = each.value.count
-    max_size     = max(each.value.count, 1)
+    min_size     = coalesce(each.value.min_count, each.value.count)
+    max_size     = coalesce(each.value.max_count, max(each.value.count, 1))
   }
 
   dynamic "taint" {
@@ -189,9 +210,12 @@ resource "aws_eks_node_group" "this" {
   depends_on = [aws_iam_role_policy_attachment.node, aws_route_table_association.this]
 
   lifecycle {
+    # The cluster autoscaler changes the desired size of an autoscaled pool.
+    ignore_changes = [scaling_config[0].desired_size]
+
     precondition {
-      condition     = alltrue([for zone in each.value.zones : contains(var.zones, zone)])
-      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be among var.zones ${jsonencode(var.zones)}."
+      condition     = alltrue([for zone in each.value.zones : contains(local.zones, zone)])
+      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be among the cluster's zones ${jsonencode(local.zones)}."
     }
   }
 }

@@ -11,6 +11,8 @@ locals {
   system_pool = {
     name            = "system"
     count           = var.system_pool.count
+    min_count       = null
+    max_count       = null
     machine_size    = var.system_pool.machine_size
     zones           = var.system_pool.zones
     labels          = var.system_pool.labels

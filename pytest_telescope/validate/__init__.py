@@ -1,0 +1,1 @@
+"""Before anything costs money: each selected suite checked, offline, against the cluster it declares."""
