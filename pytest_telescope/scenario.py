@@ -299,11 +299,10 @@ def _threshold_entries(
             for bound, op in (("min", ">="), ("max", "<=")):
                 if bound not in entry:
                     continue
-                try:
-                    limit = units.convert(entry[bound], entry.get("unit", unit), unit)
-                except ValueError:
-                    raise ScenarioError(path, f"{key}.unit", f"{entry['unit']!r} does not measure {metric} ({unit})") from None
+                written_in = entry.get("unit", unit)
+                if not units.comparable(written_in, unit):
+                    raise ScenarioError(path, f"{key}.unit", f"{written_in!r} does not measure {metric} ({unit})")
                 thresholds.append(
-                    Threshold(metric, op, limit, unit, tuple(entry.get("clouds", ())), when, optional, entry.get("labels", {}))
+                    Threshold(metric, op, entry[bound], written_in, tuple(entry.get("clouds", ())), when, optional, entry.get("labels", {}))
                 )
     return tuple(thresholds)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
     rows = [json.loads(line) for line in (pytester.path / "results" / "after" / "results.jsonl").read_text().splitlines()]
     assert sorted({row["repeat"] for row in rows}) == [0, 1, 2]
     report = (pytester.path / "results" / "after" / "report.html").read_text()
-    assert "regression -7" in report
+    assert re.search(r'<text class="change regression"[^>]*>-7\d%<title>', report)
 
 
 def test_help_lists_every_option(pytester):

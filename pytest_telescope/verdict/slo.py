@@ -14,7 +14,7 @@ _OPERATORS = {">=": operator.ge, "<=": operator.le}
 
 @dataclass(frozen=True)
 class Threshold:
-    """``metric op limit``, with the limit already in the metric's own unit.
+    """``metric op limit``, in the unit the suite wrote it in; a sample is converted to it.
 
     ``clouds`` and ``when`` narrow where the threshold applies: to some
     clouds, and to cases whose parameters have the given values. ``labels``

@@ -70,14 +70,14 @@ def test_slo_thresholds_are_drawn_as_lines_and_far_ones_are_named(current):
     assert "SLO &gt;= 500" in received
     p99 = plots["read_clat_p99 (us)"]  # <= 50 ms, while fio measured about 0.5 ms
     assert '<line class="slo"' not in p99
-    assert "SLO &lt;= 50000: off the scale" in p99
+    assert "SLO &lt;= 50000 us: off the scale" in p99
 
 
 def test_the_baseline_is_a_second_series_with_its_verdicts(current, baseline):
     with_baseline = render(current, baseline)
     plots = figures(with_baseline)
     assert len(re.findall(r'class="median baseline"', plots["read_iops (IOPS)"])) == 1
-    assert "regression +29.4%" in plots["rtt_mean (us)"]
+    assert re.search(r'<text class="change regression"[^>]*>\+29%<title>', plots["rtt_mean (us)"])
     assert "<b>1</b> regression</span>" in with_baseline
     without = render(current)
     assert "median baseline" not in without
@@ -109,7 +109,7 @@ def test_a_pass_whose_interval_crosses_the_limit_is_marginal(current):
     )
     page = render(rows)
     assert '<span class="count marginal"><b>1</b> marginal</span>' in page
-    assert '<td class="slo marginal">marginal (&gt;= 1000)</td>' in page
+    assert '<td class="slo marginal">marginal (&gt;= 1000 IOPS)</td>' in page
     assert "950 – 1200" in page
 
 
@@ -121,6 +121,58 @@ def test_repeats_show_as_dots_with_the_interval_as_a_whisker(current):
     assert len(re.findall(r'class="sample current"', plot)) == 3
     assert 'class="whisker current"' in plot
     assert "median 60000 IOPS of 3, 95% CI 58000 – 61000 (75%)" in plot
+
+
+def with_value(rows: list[dict], test: str, metric: str, value: float, **changes) -> list[dict]:
+    return [{**r, "value": value, **changes} if r["test"] == test and r["metric"] == metric else r for r in rows]
+
+
+def golden_signal(row: dict, metric: str, value: float, verdict: str = "none") -> dict:
+    return {**row, "metric": metric, "value": value, "unit": "%", "labels": {"role": "client", "statistic": "avg"},
+            "slo": {"verdict": verdict, "thresholds": [f"{metric} <= 80 %"] if verdict != "none" else []}}
+
+
+def test_values_an_order_of_magnitude_apart_get_a_log_axis(current):
+    # UDP at 200 Mbit/s beside TCP at 14-16 Gbit/s
+    plot = figures(render(current))["throughput_received (Mbit/s)"]
+    assert "Mbit/s, log scale" in plot
+    assert re.findall(r'class="tick"[^>]*>([^<]*)', plot) == ["100", "1000", "10k", "100k"]
+    udp = "benchmarks/network/test_iperf3.py::test_iperf3[local-udp-200M]"
+    close = figures(render(with_value(current, udp, "throughput_received", 9000.0)))["throughput_received (Mbit/s)"]
+    assert "log scale" not in close
+
+
+def test_thresholds_show_in_the_unit_they_were_written_in(current):
+    rows = with_value(current, RANDREAD, "read_clat_p99", 40000.0, slo={"verdict": "pass", "thresholds": ["read_clat_p99 <= 50 ms"]})
+    page = render(rows)
+    assert "SLO &lt;= 50 ms</text>" in figures(page)["read_clat_p99 (us)"]
+    assert '<td class="slo pass">pass (&lt;= 50 ms)</td>' in page
+
+
+def test_golden_signals_are_folded_below_the_tool_s_metrics_unless_one_failed(current):
+    (first,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
+    page = render(current + [golden_signal(first, "cpu_utilization", 40.0)])
+    fio = page.split('<section class="benchmark"><h2>fio</h2>', 1)[1].split("</section>", 1)[0]
+    assert fio.index("read_iops (IOPS)") < fio.index("<details><summary>Golden signals of fio</summary>") < fio.index("cpu_utilization (%)")
+    assert "<details><summary>Golden signals: 1 metric</summary>" in page
+    failing = render(current + [golden_signal(first, "cpu_utilization", 95.0, "fail")])
+    assert "<details open><summary>Golden signals of fio: 1 needs attention</summary>" in failing
+
+
+def test_many_cases_get_upright_labels_with_room_for_each(current):
+    (template,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
+    rows = [{**template, "test": f"t.py::test_many[local-case-number-{i}]", "value": 1000.0 + i} for i in range(50)]
+    plot = figures(render(rows))["read_iops (IOPS)"]
+    width, height = map(float, re.search(r'viewBox="0 0 (\S+) (\S+)"', plot).groups())
+    assert width >= 50 * 14  # one line of text per case
+    assert len(re.findall(r'class="category" transform="translate\([\d.]+,\d+\) rotate\(-90\)"', plot)) == 50
+    assert ">case-number-49 job=telescope</text>" in plot
+    assert height >= 204 + len("case-number-49 job=telescope") * 6.5  # the longest label fits below the axis
+
+
+def test_the_legend_names_the_baseline_only_when_there_is_one(current, baseline):
+    assert "baseline" in render(current, baseline).split('<p class="legend">', 1)[1].split("</p>", 1)[0]
+    assert "baseline" not in render(current).split('<p class="legend">', 1)[1].split("</p>", 1)[0]
 
 
 def test_a_run_without_samples_still_gives_a_page():
@@ -192,11 +244,12 @@ def test_the_report_renders_in_chromium_without_a_script_error(tmp_path, current
 
 
 @needs_chromium
-def test_a_screenshot_of_the_report(tmp_path, current, baseline):
+@pytest.mark.parametrize("width", [1280, 800])
+def test_a_screenshot_of_the_report(tmp_path, current, baseline, width):
     report = tmp_path / "report.html"
     report.write_text(render(current, baseline), encoding="utf-8")
     screenshot = tmp_path / "report.png"
-    chromium(tmp_path, report, f"--screenshot={screenshot}", "--window-size=1200,2000")
+    chromium(tmp_path, report, f"--screenshot={screenshot}", f"--window-size={width},2000")
     header = screenshot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", header[16:24]) == (1200, 2000)
+    assert struct.unpack(">II", header[16:24]) == (width, 2000)

@@ -64,7 +64,7 @@ CORPUS = [
     # Measurements: SLO verdicts and tool failures, each one line.
     ("slo-violated", GOOD + "slo: {throughput_received: {min: 1, unit: Pbit/s}}\n", None, [], r"iperf3\.yaml: slo\.throughput_received\.unit: 'Pbit/s' does not measure"),
     ("slo-not-measured", GOOD + "slo: {jitter: {max: 1}}\n", None, [], r"jitter was not measured, expected <= 1 ms"),
-    ("slo-missed", GOOD + "slo: {throughput_received: {min: 1000000, unit: Gbit/s}}\n", None, [], r"throughput_received = [\d.e+]+ Mbit/s, expected >= 1e\+09 Mbit/s"),
+    ("slo-missed", GOOD + "slo: {throughput_received: {min: 1000000, unit: Gbit/s}}\n", None, [], r"throughput_received = [\d.e+]+ Mbit/s, expected >= 1e\+06 Gbit/s"),
     ("iperf3-garbage", GOOD, 'record_samples(iperf3.parse("iperf3: parameter error - must either be a client (-c) or server (-s)", ["iperf3"]))', [], r"iperf3: expected iperf3 --json output, got invalid JSON: Expecting value: line 1 column 1"),
     ("iperf3-truncated", GOOD, 'record_samples(iperf3.parse("{\\"start\\": {\\"connected\\": [", ["iperf3"]))', [], r"iperf3: expected iperf3 --json output, got invalid JSON: Expecting value: line 1 column 26"),
     ("iperf3-empty", GOOD, 'record_samples(iperf3.parse("", ["iperf3"]))', [], r"iperf3: .*(empty|no output)"),

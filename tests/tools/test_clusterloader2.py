@@ -141,11 +141,11 @@ def test_default_slo_loads_as_a_scenario_slo(tmp_path):
     path.write_text(yaml.safe_dump({"benchmark": "clusterloader2", "slo": clusterloader2.DEFAULT_SLO}))
     thresholds = {str(t) for t in scenario.load(path).thresholds}
     assert thresholds == {
-        "api_call_latency_p99_resource <= 1000 ms",
-        "api_call_latency_p99_namespace <= 30000 ms",
-        "api_call_latency_p99_cluster <= 30000 ms",
-        "api_call_latency_p99_nonresource <= 30000 ms",
-        "pod_startup_p99 <= 5000 ms",
+        "api_call_latency_p99_resource <= 1 s",
+        "api_call_latency_p99_namespace <= 30 s",
+        "api_call_latency_p99_cluster <= 30 s",
+        "api_call_latency_p99_nonresource <= 30 s",
+        "pod_startup_p99 <= 5 s",
     }
 
 
@@ -446,12 +446,12 @@ def test_every_suite_case_names_a_test_config_and_builds_a_command(name, tmp_pat
         clusterloader2.render_overrides(case.params)
 
 
-@pytest.mark.parametrize(("name", "limit"), [("cl2-pod-startup.yaml", "15000"), ("cl2-job-scheduling.yaml", "60000"), ("cl2-load.yaml", "5000")])
+@pytest.mark.parametrize(("name", "limit"), [("cl2-pod-startup.yaml", "15"), ("cl2-job-scheduling.yaml", "60"), ("cl2-load.yaml", "5")])
 def test_suite_pod_startup_threshold_replaces_the_upstream_default(name, limit):
     suite = scenario.load(SUITES / name)
     for case in suite.cases:
         thresholds = [str(t) for t in suite.thresholds_for("aks", case.params) if t.metric == "pod_startup_p99"]
-        assert thresholds == [f"pod_startup_p99 <= {limit} ms"], case.id
+        assert thresholds == [f"pod_startup_p99 <= {limit} s"], case.id
 
 
 # Default SLOs judged on a report
@@ -490,7 +490,7 @@ def test_api_call_latency_above_1s_for_scope_resource_fails_with_the_numbers(tmp
     assert str(raised.value).splitlines() == [
         "1 SLO violation:",
         "  api_call_latency_p99_resource count=3000 measurement=APIResponsivenessPrometheus resource=pods scope=resource "
-        "slow_count=0 subresource=binding verb=POST = 1532.4 ms, expected <= 1000 ms",
+        "slow_count=0 subresource=binding verb=POST = 1532.4 ms, expected <= 1 s",
     ]
 
 
