@@ -12,10 +12,10 @@ from pytest_telescope import scenario
 from pytest_telescope.errors import ProvisionError, ScenarioError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
-from pytest_telescope.validate import preflight
 from pytest_telescope.provision.runs import check_run_id
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import compare
+from pytest_telescope.validate import preflight
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,12 +26,11 @@ from pytest_telescope.history.baseline import (
     plural,
 )
 from pytest_telescope.history.stats import summarize
-from pytest_telescope.measure.prometheus import GOLDEN_SIGNALS
 from pytest_telescope.report.plot import Limit, Metric, number, plot
+from pytest_telescope.rows import measured_over_window
 
 # The limit and unit of a threshold's text, as the suite wrote them: "read_clat_p99 <= 50 ms".
 _THRESHOLD = re.compile(r" (?P<op>[<>]=) (?P<limit>\S+) (?P<unit>.+)$")
-GOLDEN_SIGNAL_NAMES = frozenset(m.name for m in GOLDEN_SIGNALS)
 
 
 def render(rows: list[dict], baseline_rows: list[dict] | None = None, *, tolerance: Tolerance = Tolerance()) -> str:
@@ -73,7 +72,7 @@ def _metrics(rows: list[dict], baseline_rows: list[dict], tolerance: Tolerance) 
                 limits=[limit for limit in (_limit(text, unit) for text in texts) if limit is not None],
                 baseline_values=[_convert(row, unit) for row in baseline_groups.get(key, [])],
                 comparison=comparisons.get(key),
-                golden_signal=key.metric in GOLDEN_SIGNAL_NAMES,
+                golden_signal=measured_over_window(members[0]["labels"]),
             )
         )
     return metrics
@@ -167,9 +166,9 @@ def _benchmark(name: str, metrics: list[Metric], with_baseline: bool) -> str:
         f"{plot(members)}</figure>"
         for metric, members in by_metric.items()
     }
-    headline = "".join(figure for metric, figure in figures.items() if metric not in GOLDEN_SIGNAL_NAMES)
+    headline = "".join(figure for metric, figure in figures.items() if not by_metric[metric][0].golden_signal)
     golden = [m for m in metrics if m.golden_signal]
-    folded = "".join(figure for metric, figure in figures.items() if metric in GOLDEN_SIGNAL_NAMES)
+    folded = "".join(figure for metric, figure in figures.items() if by_metric[metric][0].golden_signal)
     return (
         f'<section class="benchmark"><h2>{escape(name)}</h2>{_legend(with_baseline)}<div class="plots">{headline}</div>'
         + (_folded(f"Golden signals of {name}", f'<div class="plots">{folded}</div>', golden) if golden else "")
