@@ -12,4 +12,5 @@ uptime
 "$python" perf/overhead.py
 "$python" perf/fidelity.py
 "$python" perf/veth_limit.py
+"$python" perf/measurements.py
 uptime
