@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from pytest_telescope import scenario
+from pytest_telescope import scenario, shard
 from pytest_telescope.errors import ProvisionError, ScenarioError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
@@ -36,11 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("-m", dest="clouds", default=list(preflight.CLUSTER_CLOUDS), type=_clouds,
                        help="the clouds, joined with 'or' as in pytest's -m (aks, 'eks or gke'); default: every cloud")
 
+    matrix = commands.add_parser("matrix", help="the Azure DevOps job matrix of the selected tests: one job per target", description=shard.__doc__)
+    shard.add_arguments(matrix)
+
     args = parser.parse_args(argv)
     if args.command == "compare":
         return compare.run(args)
     if args.command == "preflight":
         return _preflight(args.paths, args.clouds)
+    if args.command == "matrix":
+        return shard.run(args)
     progress = Progress(print, Redactor(), verbose=False)
     if args.command == "cleanup":
         errors = janitor.cleanup(

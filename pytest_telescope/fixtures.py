@@ -21,8 +21,7 @@ from pytest_telescope.verdict.recorder import Recorder
 def target(request: pytest.FixtureRequest) -> Target:
     """The target this test runs on: the test runs once per cloud of its scenario."""
     telescope, cloud = request.config.stash[TELESCOPE], request.param.cloud
-    # A cluster costs money, or is the user's own: used only when asked for by name.
-    if cloud != "local" and not telescope.asked_for(cloud):
+    if not telescope.uses(cloud):
         how = f"-m {cloud}" + (" or --telescope-kubeconfig" if cloud == "existing" else "")
         pytest.skip(f"the {cloud} target is used only when asked for: {how}")
     return telescope.pool.get(request.param)

@@ -21,6 +21,7 @@ OPTIONS = {
     "state-dir": (".telescope", "private directory for Terraform state of the targets"),
     "terraform-dir": ("terraform", "directory holding one Terraform module per cloud"),
     "deletion-delay": ("2h", "after this long, `telescope cleanup` may destroy a target its run left behind"),
+    "target-key": ("", "run only the tests of this target (a key `telescope matrix` prints), so that a job provisions one target"),
     "repeat": ("1", "run each benchmark case N times; its SLOs and baseline check judge the median"),
     "baseline": ("", "results.jsonl or a directory of earlier runs; a metric worse than there fails its test"),
     "tolerance": ("5%", "how far a metric may move from the baseline: 5%, or 5%,read_clat_p99=20%"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_telescope import scenario as scenarios
+from pytest_telescope import shard
 from pytest_telescope.errors import TelescopeError
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
@@ -103,6 +104,11 @@ class Telescope:
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
         if not self.collected:
             self.collected = list(ids)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if setting(config, "target-key"):
+            shard.select(config, items, setting(config, "target-key"))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
@@ -246,6 +252,10 @@ class Telescope:
                 self.junit.add_interrupted(item.nodeid, data["samples"])
         if self.is_worker and self._writer is not None:
             self._writer.close()
+
+    def uses(self, cloud: str) -> bool:
+        """A cluster costs money, or is the user's own: used only when asked for by name."""
+        return cloud == "local" or self.asked_for(cloud)
 
     def asked_for(self, cloud: str) -> bool:
         """Named by ``-m``, or (a cluster of one's own) given a kubeconfig."""

@@ -9,15 +9,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pytest_telescope"
 CORE = {"errors", "units", "samples", "rows", "process", "progress", "redact"}
 # A folder (or core module) may not import these.
 FORBIDDEN = {
-    "core": {"scenario", "validate", "provision", "targets", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "cli"},
-    "targets": {"validate", "provision", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
-    "tools": {"validate", "provision", "targets", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
-    "provision": {"validate", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
-    "measure": {"validate", "provision", "tools", "verdict", "history", "report", "plugin", "session", "fixtures"},
-    "history": {"validate", "provision", "targets", "measure", "verdict", "report", "plugin", "session", "fixtures"},
-    "verdict": {"validate", "provision", "targets", "measure", "report", "plugin", "session", "fixtures"},
-    "report": {"provision", "validate", "targets", "tools", "measure", "plugin", "session", "fixtures"},
-    "validate": {"measure", "verdict", "history", "report", "plugin", "session", "fixtures"},
+    "core": {"scenario", "validate", "provision", "targets", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard", "cli"},
+    "targets": {"validate", "provision", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
+    "tools": {"validate", "provision", "targets", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
+    "provision": {"validate", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
+    "measure": {"validate", "provision", "tools", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
+    "history": {"validate", "provision", "targets", "measure", "verdict", "report", "plugin", "session", "fixtures", "shard"},
+    "verdict": {"validate", "provision", "targets", "measure", "report", "plugin", "session", "fixtures", "shard"},
+    "report": {"provision", "validate", "targets", "tools", "measure", "plugin", "session", "fixtures", "shard"},
+    "validate": {"measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
 }
 MAX_LINES = 450
 

@@ -79,8 +79,7 @@ class TargetPool:
 
     def directory(self, spec: TargetSpec) -> Path:
         """Where the target of ``spec`` is kept: named by what its provider provisions."""
-        provisioned = PROVIDERS[spec.cloud].provisioned(spec.settings)
-        return self.run_dir / TargetSpec.of(spec.cloud, provisioned).key
+        return self.run_dir / provisioned(spec).key
 
     @contextlib.contextmanager
     def exclusive(self, spec: TargetSpec) -> Iterator[None]:
@@ -173,6 +172,11 @@ class TargetPool:
         if read_owner(self.run_dir).get("pid") != self.owner_pid:
             return []
         return destroy_run(self.run_dir, self.progress)
+
+
+def provisioned(spec: TargetSpec) -> TargetSpec:
+    """What ``spec``'s provider provisions for it: tests whose specs provision the same share one target."""
+    return TargetSpec.of(spec.cloud, PROVIDERS[spec.cloud].provisioned(spec.settings))
 
 
 def _raise_if_failed_in_this_run(failure: Path, owner_pid: int) -> None:
