@@ -14,7 +14,7 @@ from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
 from pytest_telescope.provision.runs import check_run_id
 from pytest_telescope.redact import Redactor
-from pytest_telescope.report import compare
+from pytest_telescope.report import compare, merge
 from pytest_telescope.validate import preflight
 
 
@@ -39,11 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     matrix = commands.add_parser("matrix", help="the Azure DevOps job matrix of the selected tests: one job per target", description=shard.__doc__)
     shard.add_arguments(matrix)
 
+    merge.add_arguments(commands.add_parser("merge", help="merge the result folders of a run's jobs into one", description=merge.__doc__))
+
     args = parser.parse_args(argv)
     if args.command == "compare":
         return compare.run(args)
     if args.command == "preflight":
         return _preflight(args.paths, args.clouds)
+    if args.command == "merge":
+        return merge.run(args)
     if args.command == "matrix":
         return shard.run(args)
     progress = Progress(print, Redactor(), verbose=False)

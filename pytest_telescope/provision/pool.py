@@ -122,8 +122,8 @@ class TargetPool:
         A run id reused to rerun on kept targets keeps its deletion time; the
         owner is the run that uses it now.
         """
-        for directory in (self.state_root, self.run_dir):
-            directory.mkdir(mode=0o700, exist_ok=True)
+        self.state_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
         owner = self.run_dir / OWNER_FILE
         with locked(self.run_dir / "lock"):
             now = datetime.now(timezone.utc)

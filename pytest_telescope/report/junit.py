@@ -20,6 +20,10 @@ from typing import Callable
 from pytest_telescope.report.files import write_atomically
 
 
+# A testcase's outcome element, and the attribute of its suite that counts them.
+OUTCOME_TAGS = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+
+
 @dataclass(frozen=True)
 class _Result:
     """``<skipped>``, ``<failure>`` (the test failed) or ``<error>`` (setup, teardown, a crashed worker)."""
@@ -96,9 +100,7 @@ class JunitReport:
             timestamp=self.started,
             hostname=socket.gethostname(),
             tests=str(len(tests)),
-            errors=str(results.count("error")),
-            failures=str(results.count("failure")),
-            skipped=str(results.count("skipped")),
+            **{counted: str(results.count(tag)) for tag, counted in OUTCOME_TAGS.items()},
             time=str(round(sum(round(test.duration, 3) for test in tests), 3)),
         )
         properties = ElementTree.SubElement(suite, "properties")
@@ -108,6 +110,13 @@ class JunitReport:
         ElementTree.indent(root, space="\t")
         text = ElementTree.tostring(root, encoding="unicode")
         write_atomically(path, '<?xml version="1.0" encoding="utf-8"?>\n' + scrub(text) + "\n")
+
+
+def summary_counts(root: ElementTree.Element) -> str:
+    """``12 tests: 9 passed, 1 failed, 2 errors, 0 skipped`` of a JUnit document's suites."""
+    counts = {name: sum(int(suite.get(name, 0)) for suite in root.iter("testsuite")) for name in ("tests", *OUTCOME_TAGS.values())}
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    return f"{counts['tests']} tests: {passed} passed, {counts['failures']} failed, {counts['errors']} errors, {counts['skipped']} skipped"
 
 
 def _add_testcase(suite: ElementTree.Element, test: _Test, scrub: Callable[[str], str]) -> None:

@@ -136,6 +136,31 @@ def upload_run(
     return uploaded
 
 
+def download_run(destination: BlobDestination, run_id: str, into: Path, environ: Mapping[str, str]) -> list[Path]:
+    """Download the files of ``run_id`` that every job published under the destination's prefix,
+    one folder per scenario and branch (``into/<scenario>/<branch>/``); returns the folders."""
+    from azure.core.exceptions import AzureError
+
+    file_names = {extension: name for name, (extension, _) in RUN_FILES.items()}
+    prefix = f"{destination.prefix}/" if destination.prefix else ""
+    folders = []
+    with service_client(destination.account, environ) as service:
+        container = service.get_container_client(destination.container)
+        try:
+            for blob in container.list_blob_names(name_starts_with=prefix):
+                *where, file = blob[len(prefix) :].split("/")
+                stem, _, extension = file.partition(".")
+                if len(where) != 2 or stem != _segment(run_id) or extension not in file_names:
+                    continue
+                folder = into.joinpath(*where)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / file_names[extension]).write_bytes(container.download_blob(blob).readall())
+                folders += [folder] if folder not in folders else []
+        except AzureError as error:
+            raise PublishError(f"{destination.url()}: {_describe(error, destination)}") from None
+    return folders
+
+
 def service_client(account: str, environ: Mapping[str, str]) -> "BlobServiceClient":
     """A client for ``account``; the connection string's value never appears in an error."""
     from azure.storage.blob import BlobServiceClient

@@ -1,13 +1,13 @@
 """Blob publishing (URL, names, credentials, a round trip through Azurite) and Azure DevOps issues."""
 
 import shutil
-import socket
 import subprocess
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from azurite_service import AZURITE_ACCOUNT, AZURITE_KEY, connection_string, running_azurite
 
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
 from pytest_telescope.report.publish import (
@@ -19,12 +19,6 @@ from pytest_telescope.report.publish import (
     upload_run,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-AZURITE_VERSION = "3.37.0"
-AZURITE_INSTALL = f"npm install --prefix .venv/azurite azurite@{AZURITE_VERSION}"
-# Azurite's one account and its published development key (not a secret).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 # The publish URL
@@ -123,7 +117,7 @@ def test_without_a_connection_string_the_client_uses_azure_identity():
 def test_a_connection_string_for_another_account_is_refused():
     refusal = "is for storage account 'devstoreaccount1', the publish URL names 'benchstore'"
     with pytest.raises(PublishError, match=refusal):
-        service_client("benchstore", {"AZURE_STORAGE_CONNECTION_STRING": _connection_string(10000)})
+        service_client("benchstore", {"AZURE_STORAGE_CONNECTION_STRING": connection_string(10000)})
 
 
 def test_a_malformed_connection_string_is_refused_without_showing_it():
@@ -211,35 +205,15 @@ def agent_reading_double(line: str) -> dict:
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory) -> Iterator[int]:
     """A blob service on a free loopback port, for this module; yields the port."""
-    binary = _azurite_binary()
-    if binary is None or shutil.which("node") is None:
-        pytest.skip(f"Azurite (Node.js package) not installed: {AZURITE_INSTALL}")
-    workdir = tmp_path_factory.mktemp("azurite")
-    port = _free_port()
-    # Without --disableTelemetry, Azurite reports usage to an outside service, and its pending
-    # report keeps the process alive for long after SIGTERM.
-    argv = [binary, "--silent", "--disableTelemetry", "--location", str(workdir),
-            "--blobHost", "127.0.0.1", "--blobPort", str(port), "--skipApiVersionCheck"]  # fmt: skip
-    log_path = workdir / "azurite.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(process, port, log_path)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
 def container(azurite):
     from azure.storage.blob import BlobServiceClient
 
-    with BlobServiceClient.from_connection_string(_connection_string(azurite)) as service:
+    with BlobServiceClient.from_connection_string(connection_string(azurite)) as service:
         client = service.create_container(f"results-{time.monotonic_ns()}")
         yield client
         client.delete_container()
@@ -263,7 +237,7 @@ def test_upload_to_azurite_downloads_back_byte_for_byte(azurite, container, tmp_
         scenario="fio+iperf3",
         branch="feature/fast",
         run_id=results_dir.name,
-        environ={"AZURE_STORAGE_CONNECTION_STRING": _connection_string(azurite)},
+        environ={"AZURE_STORAGE_CONNECTION_STRING": connection_string(azurite)},
     )
 
     stem = "perf/nightly/fio+iperf3/feature-fast/20261123T122302Z-dc5148"
@@ -280,7 +254,7 @@ def test_upload_to_azurite_downloads_back_byte_for_byte(azurite, container, tmp_
 def test_publishing_the_run_again_replaces_its_blobs(azurite, container, tmp_path):
     (tmp_path / "results.jsonl").write_bytes(b'{"row": 1}\n')
     destination = BlobDestination(AZURITE_ACCOUNT, container.container_name, "")
-    environ = {"AZURE_STORAGE_CONNECTION_STRING": _connection_string(azurite)}
+    environ = {"AZURE_STORAGE_CONNECTION_STRING": connection_string(azurite)}
     arguments = dict(scenario="fio", branch="main", run_id="42", environ=environ)
     upload_run(destination, tmp_path, **arguments)
     (tmp_path / "results.jsonl").write_bytes(b'{"row": 1}\n{"row": 2}\n')
@@ -294,7 +268,7 @@ def test_a_missing_container_is_an_error_naming_it(azurite, tmp_path):
     with pytest.raises(PublishError) as error:
         upload_run(
             destination, tmp_path, scenario="fio", branch="main", run_id="42",
-            environ={"AZURE_STORAGE_CONNECTION_STRING": _connection_string(azurite)},
+            environ={"AZURE_STORAGE_CONNECTION_STRING": connection_string(azurite)},
         )  # fmt: skip
     assert str(error.value) == (
         "azure-blob://devstoreaccount1/no-such-container/fio/main/42.jsonl: "
@@ -305,49 +279,17 @@ def test_a_missing_container_is_an_error_naming_it(azurite, tmp_path):
 def test_a_refused_key_is_an_error_without_the_key(azurite, container, tmp_path):
     (tmp_path / "results.jsonl").write_bytes(b"{}\n")
     wrong_key = "V3JvbmdLZXlGb3JUZXN0aW5nT25seVdyb25nS2V5Rm9yVGVzdGluZw=="
-    connection_string = _connection_string(azurite).replace(AZURITE_KEY, wrong_key)
+    refused = connection_string(azurite).replace(AZURITE_KEY, wrong_key)
     destination = BlobDestination(AZURITE_ACCOUNT, container.container_name, "")
     with pytest.raises(PublishError) as error:
         upload_run(
             destination, tmp_path, scenario="fio", branch="main", run_id="42",
-            environ={"AZURE_STORAGE_CONNECTION_STRING": connection_string},
+            environ={"AZURE_STORAGE_CONNECTION_STRING": refused},
         )  # fmt: skip
     message = str(error.value)
     assert message.startswith(f"azure-blob://devstoreaccount1/{container.container_name}/fio/main/42.jsonl: ")
     assert "authenticate" in message.lower() or "authorization" in message.lower()
     assert wrong_key not in message and AZURITE_KEY not in message
-
-
-def _connection_string(port: int) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
-    )
-
-
-def _azurite_binary() -> str | None:
-    installed = REPO / ".venv/azurite/node_modules/.bin/azurite-blob"
-    return str(installed) if installed.exists() else shutil.which("azurite-blob")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_listening(process: subprocess.Popen, port: int, log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            head = "\n".join(log_path.read_text(errors="replace").splitlines()[:8])
-            pytest.fail(f"azurite-blob exited with {process.returncode} before listening:\n{head}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"azurite-blob did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
 # Through the plugin: --telescope-publish and the Azure DevOps issues
@@ -365,7 +307,7 @@ def test_speed(record_samples):
 def test_the_run_is_uploaded_when_it_ends_and_its_slo_failure_is_an_issue(pytester, azurite, container, monkeypatch):
     monkeypatch.setenv("TF_BUILD", "True")
     monkeypatch.setenv("BUILD_SOURCEBRANCHNAME", "main")
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", _connection_string(azurite))
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite))
     pytester.makepyfile(test_speed=SLO_MISS)
     url = f"azure-blob://{AZURITE_ACCOUNT}/{container.container_name}/nightly"
 
