@@ -3,6 +3,7 @@
 import ast
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -296,3 +297,103 @@ def test_an_existing_clusters_kubeconfig_comes_from_a_secure_file_as_kubeconfig(
     assert download["inputs"]["secureFile"] == "${{ parameters.kubeconfigSecureFile }}"
     path_variable = download["name"] + ".secureFilePath"
     assert export["script"] == f'echo "##vso[task.setvariable variable=KUBECONFIG]$({path_variable})"'
+
+
+# The nightly pipeline: the job matrix, one job per target, one report
+
+NIGHTLY = REPO / "pipelines/nightly.yml"
+DOWNLOAD_ARTIFACT_INPUTS = {  # DownloadPipelineArtifact@2, from its reference page on learn.microsoft.com
+    "buildType", "source", "project", "definition", "pipeline", "specificBuildWithTriggering", "preferTriggeringPipeline",
+    "buildVersionToDownload", "runVersion", "allowPartiallySucceededBuilds", "branchName", "runBranch", "pipelineId",
+    "runId", "buildId", "tags", "allowFailedBuilds", "artifactName", "artifact", "itemPattern", "patterns",
+    "targetPath", "path", "downloadPath",
+}  # fmt: skip
+CLOUD_SECRETS = {"ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID",
+                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GOOGLE_CREDENTIALS"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def nightly() -> dict:
+    return yaml.safe_load(NIGHTLY.read_text())
+
+
+def nightly_job(nightly, name: str) -> dict:
+    (found,) = [job for job in nightly["jobs"] if job["job"] == name]
+    return found
+
+
+def test_nightly_runs_on_a_schedule_on_main_and_by_hand(nightly):
+    assert nightly["trigger"] == "none" and nightly["pr"] == "none"  # manual runs stay possible
+    (schedule,) = nightly["schedules"]
+    minute, hour, *every_day = schedule["cron"].split()
+    assert minute.isdigit() and hour.isdigit() and every_day == ["*", "*", "*"]
+    assert schedule["branches"]["include"] == ["main"] and schedule["always"] is True
+
+
+def test_the_first_job_sets_the_matrix_of_telescope_matrix_as_an_output(nightly):
+    (_, _, compute) = nightly_job(nightly, "matrix")["steps"]
+    assert compute["name"] == "compute"
+    script = compute["script"]
+    assert ".venv/bin/telescope matrix ${{ parameters.selection }}" in script
+    assert 'echo "##vso[task.setvariable variable=jobs;isOutput=true]$jobs"' in script
+
+
+def test_one_job_per_matrix_entry_at_most_max_parallel_at_once(nightly):
+    benchmarks = nightly_job(nightly, "benchmarks")
+    assert benchmarks["dependsOn"] == "matrix"
+    assert benchmarks["strategy"] == {
+        "matrix": "$[ dependencies.matrix.outputs['compute.jobs'] ]",
+        "maxParallel": "${{ parameters.maxParallel }}",
+    }
+    assert [p for p in nightly["parameters"] if p["name"] == "maxParallel"][0]["type"] == "number"
+
+
+def test_every_job_runs_its_selection_under_the_build_id_and_uses_only_its_entrys_variables(nightly):
+    steps = nightly_job(nightly, "benchmarks")["steps"]
+    script = step_named(steps, "Benchmarks")["script"]
+    argv = words(script)
+    assert argv[:4] == [".venv/bin/python", "-m", "pytest", "$(pytestSelection)"]
+    assert option_value(argv, "--telescope-run-id") == "$(Build.BuildId)"
+    assert set(re.findall(r"--telescope-([a-z-]+)", script)) <= set(plugin.OPTIONS)
+    matrix = subprocess.run(
+        [sys.executable, "-m", "pytest_telescope.cli", "matrix", "benchmarks/storage/"], cwd=REPO, capture_output=True, text=True
+    )
+    (entry, *_) = json.loads(matrix.stdout).values()
+    predefined = {"Build.BuildId", "System.JobAttempt", "System.DefaultWorkingDirectory", "Pipeline.Workspace"}
+    used = set(re.findall(r"\$\((\w[\w.]*)\)", NIGHTLY.read_text())) - predefined - CLOUD_SECRETS - {"AZURE_STORAGE_CONNECTION_STRING"}
+    assert used <= set(entry), f"not variables of a matrix entry: {used - set(entry)}"
+    cleanup = steps[-1]
+    assert words(cleanup["script"])[:2] == [".venv/bin/telescope", "cleanup"] and cleanup["condition"] == "always()"
+    assert option_value(words(cleanup["script"]), "--run-id") == "$(Build.BuildId)"
+
+
+def test_secrets_come_from_the_variable_group_mapped_into_the_steps_that_need_them(nightly):
+    assert nightly["variables"] == [{"group": "telescope-nightly"}]
+    steps = nightly_job(nightly, "benchmarks")["steps"]
+    benchmark, cleanup = step_named(steps, "Benchmarks"), steps[-1]
+    assert set(benchmark["env"]) == CLOUD_SECRETS | {"AZURE_STORAGE_CONNECTION_STRING"}
+    assert set(cleanup["env"]) == CLOUD_SECRETS
+    for env in (benchmark["env"], cleanup["env"]):
+        assert all(value == f"$({name})" for name, value in env.items())
+    secrets_in_scripts = [step["script"] for job in nightly["jobs"] for step in job["steps"] if "script" in step]
+    assert not any(f"$({name})" in script for name in CLOUD_SECRETS for script in secrets_in_scripts)
+
+
+def test_the_report_job_always_merges_every_jobs_artifact_into_one_junit(nightly, capsys):
+    report = nightly_job(nightly, "report")
+    assert report["dependsOn"] == "benchmarks" and report["condition"] == "always()"
+    shard_artifact = task(nightly_job(nightly, "benchmarks")["steps"], "PublishPipelineArtifact@1")["inputs"]["artifact"]
+    download = task(report["steps"], "DownloadPipelineArtifact@2")["inputs"]
+    assert set(download) <= DOWNLOAD_ARTIFACT_INPUTS
+    prefix = shard_artifact.split("$(")[0]
+    assert download["itemPattern"] == f"{prefix}*/**"
+    merge = words(step_named(report["steps"], "Merge")["script"])
+    assert merge[:3] == [".venv/bin/telescope", "merge", f"{download['targetPath']}/{prefix}*"]
+    merged_dir = option_value(merge, "--into")
+    with pytest.raises(SystemExit):
+        cli.main(["merge", "--help"])
+    assert {word for word in merge if word.startswith("--")} <= set(re.findall(r"--[a-z-]+", capsys.readouterr().out))
+    junit = task(report["steps"], "PublishTestResults@2")
+    assert set(junit["inputs"]) <= TASK_INPUTS["PublishTestResults@2"] and junit["condition"] == "always()"
+    assert junit["inputs"]["searchFolder"] == f"$(System.DefaultWorkingDirectory)/{merged_dir}"
+    assert not task(report["steps"], "PublishPipelineArtifact@1")["inputs"]["artifact"].startswith(prefix)
