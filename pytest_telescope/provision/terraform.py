@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from pytest_terraform import tf
@@ -20,6 +21,7 @@ from pytest_terraform import tf
 from pytest_telescope import process
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
+from pytest_telescope.provision import transient
 
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 SHIPPED_MODULES = Path(__file__).resolve().parents[1] / "terraform"
@@ -54,6 +56,23 @@ class TerraformRunner(tf.TerraformRunner):
         super().init()
 
     def _run_cmd(self, args, output=False):
+        """Runs a Terraform command; one that failed for a while only (``transient``) runs again, later."""
+        for retry, delay in enumerate((*transient.RETRY_DELAYS, None), 1):
+            try:
+                return self._run_once(args, output)
+            except subprocess.CalledProcessError as error:
+                cause = transient.transient_cause(f"{error.stderr}\n{error.stdout}")
+                if cause is None or delay is None:
+                    raise
+            self.progress.say(
+                f"terraform {args[1]} of {self.what}: {cause}; retry {retry} of {len(transient.RETRY_DELAYS)} in {delay:g} s"
+            )
+            time.sleep(delay)
+            plan = os.path.join(self.work_dir, "tfplan")
+            if args[1] == "apply" and plan in args:
+                self.plan(plan)  # a partly applied plan is stale: plan what is left
+
+    def _run_once(self, args, output):
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": self.work_dir, "TF_INPUT": "0"}
         env.update({f"TF_VAR_{name}": _tf_value(value) for name, value in self.variables.items()})
         step = f"terraform {args[1]}"
