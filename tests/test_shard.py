@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_telescope import scenario
+from pytest_telescope.provision.pool import PROVIDERS
 from pytest_telescope.shard import job_name
+from pytest_telescope.targets import TargetSpec
 
 REPO = Path(__file__).resolve().parents[1]
 CLOUDS = "local or aks or eks or gke"
@@ -37,11 +40,13 @@ def shipped_matrix() -> dict:
 
 
 def test_the_shipped_suites_get_one_job_per_cloud_and_cluster_shape(shipped_matrix):
-    shapes = [(job["cloud"], job["clusterShape"]) for job in shipped_matrix.values()]
-    assert len(shapes) == len(set(shapes))
-    assert {cloud for cloud, _ in shapes} == {"local", "aks", "eks", "gke"}
-    # the network and storage suites share a shape per cloud; cross-zone iperf3 and tc shaping have their own
-    assert sorted(cloud for cloud, _ in shapes) == ["aks", "aks", "aks", "eks", "eks", "gke", "gke", "local", "local"]
+    shapes = sorted((job["cloud"], job["clusterShape"]) for job in shipped_matrix.values())
+    expected = set()  # what each suite of benchmarks/ provisions on each cloud asked for
+    for path in REPO.glob("benchmarks/*/*.yaml"):
+        suite = scenario.load(path)
+        for cloud in set(suite.clouds) & set(CLOUDS.split(" or ")):
+            expected.add((cloud, TargetSpec.of(cloud, PROVIDERS[cloud].provisioned(suite.target_settings(cloud))).frozen))
+    assert shapes == sorted(expected)
     assert {"cloud", "clusterShape", "pytestSelection", "targetKey", "tests"} == set().union(*shipped_matrix.values())
     for name, job in shipped_matrix.items():
         assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,99}", name) and name == job_name(job["targetKey"])

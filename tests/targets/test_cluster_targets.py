@@ -193,8 +193,9 @@ def test_a_kept_cluster_reruns_one_case_without_provisioning(suite, api):
 def test_a_not_ready_node_fails_validation_with_its_conditions(suite, api):
     api.nodes = [node_json("n1", labels={"role": "bench"}), node_json("n2", ready=False, labels={"role": "bench"})]
     scenario = suite.path / "iperf3.yaml"
-    scenario.write_text(scenario.read_text() + "target:\n  existing:\n    ready_timeout: 0.1\n"
-                        "    node_pools: {bench: {count: 2, labels: {role: bench}}}\n")
+    document = yaml.safe_load(scenario.read_text())
+    document["target"]["existing"] = {"ready_timeout": 0.1, "node_pools": {"bench": {"count": 2, "labels": {"role": "bench"}}}}
+    scenario.write_text(yaml.safe_dump(document))
     result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel and not cross_zone")
 
     result.assert_outcomes(errors=2)
