@@ -35,6 +35,8 @@ from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation
 
 TELESCOPE = pytest.StashKey["Telescope"]()
+# The exit status of a run whose benchmarks passed but whose targets could not all be destroyed.
+EXIT_CLEANUP_FAILED = 6
 # Set on a test by its record_samples fixture.
 RECORDER = pytest.StashKey[Recorder]()
 MEASUREMENTS = pytest.StashKey[tuple]()
@@ -263,19 +265,30 @@ class Telescope:
         return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
 
     def _finish_run(self, session: pytest.Session) -> None:
+        errors = []
         try:
             errors = [] if self.keep_targets else self.pool.destroy_all()
         finally:
+            if errors:
+                self.junit.add_cleanup_error(self._cleanup_failed(session, errors))
             self._publish_run(session)
-        for error in errors:
-            self.progress.say(f"destroy failed: {error}")
-        if errors:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.keep_targets and self.pool.run_dir.is_dir():
             self.progress.say(
                 f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
                 f"destroy them with: telescope cleanup --run-id {self.run_id}"
             )
+
+    def _cleanup_failed(self, session: pytest.Session, errors: list[str]) -> str:
+        """Targets were left: said with the command that destroys them. Benchmarks that all passed
+        end with their own exit status, so that a pipeline tells this from a failed benchmark."""
+        for error in errors:
+            self.progress.say(f"destroy failed: {error}")
+        command = f"telescope cleanup --state-dir {_shown(self.pool.state_root)} --run-id {self.run_id}"
+        passed = session.exitstatus == pytest.ExitCode.OK
+        summary = f"{'passed, ' if passed else ''}cleanup failed: targets left behind; destroy them with: {command}"
+        self.progress.say(summary)
+        session.exitstatus = EXIT_CLEANUP_FAILED if passed else session.exitstatus
+        return summary
 
     def _publish_run(self, session: pytest.Session) -> None:
         if self.ran_benchmarks:
@@ -305,12 +318,19 @@ class Telescope:
         path = self.results_dir / "results.jsonl"
         self.published_rows = baseline.read_rows(path) if path.exists() else []
         against = self.baseline_rows if setting(self.config, "baseline") else None
-        report = html.render(self.published_rows, against, tolerance=self.tolerance)
+        report = html.render(self.published_rows, against, tolerance=self.tolerance, errors=self.junit.errors())
         self.html_path.parent.mkdir(parents=True, exist_ok=True)
         self.html_path.write_text(self.redactor.scrub(report), encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if self.is_worker or not self.rows:
+        if self.is_worker or not self.ran_benchmarks:
+            return
+        counts = self.junit.counts()
+        terminalreporter.write_line(
+            f"telescope: {counts['passed']} passed, {counts['failure']} failed (the benchmark: an SLO or baseline missed), "
+            f"{counts['error']} errors (the infrastructure: a target that did not provision, validate or clean up)"
+        )
+        if not self.rows:
             return
         terminalreporter.section(f"telescope: {self.row_count} samples, run {self.run_id}")
         for line in table(self.rows, _shown(self.writer.path), self.row_count):

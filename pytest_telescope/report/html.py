@@ -33,8 +33,16 @@ from pytest_telescope.rows import measured_over_window
 _THRESHOLD = re.compile(r" (?P<op>[<>]=) (?P<limit>\S+) (?P<unit>.+)$")
 
 
-def render(rows: list[dict], baseline_rows: list[dict] | None = None, *, tolerance: Tolerance = Tolerance()) -> str:
-    """The report of ``rows``, against ``baseline_rows`` when given."""
+def render(
+    rows: list[dict],
+    baseline_rows: list[dict] | None = None,
+    *,
+    tolerance: Tolerance = Tolerance(),
+    errors: Iterable[tuple[str, str]] = (),
+) -> str:
+    """The report of ``rows``, against ``baseline_rows`` when given; ``errors``: (test, message) of
+    the tests that could not run or finish, apart from the benchmarks that failed."""
+    errors = list(errors)
     metrics = _metrics(rows, baseline_rows or [], tolerance)
     benchmarks: dict[str, list[Metric]] = {}
     for metric in metrics:
@@ -43,7 +51,8 @@ def render(rows: list[dict], baseline_rows: list[dict] | None = None, *, toleran
     golden = [m for m in metrics if m.golden_signal]
     body = [
         _header(rows, baseline_rows, tolerance),
-        _overview(rows, metrics, baseline_rows is not None),
+        _overview(rows, metrics, baseline_rows is not None, errors),
+        _errors(errors),
         *(_benchmark(name, members, baseline_rows is not None) for name, members in benchmarks.items()),
         '<h2>All metrics</h2><label hidden><input type="checkbox" id="attention-only"> only failed SLOs, marginal ones and regressions</label>',
         _table(headline, baseline_rows is not None),
@@ -109,11 +118,12 @@ def _header(rows: list[dict], baseline_rows: list[dict] | None, tolerance: Toler
     return "\n".join(lines)
 
 
-def _overview(rows: list[dict], metrics: list[Metric], with_baseline: bool) -> str:
+def _overview(rows: list[dict], metrics: list[Metric], with_baseline: bool, errors: list[tuple[str, str]]) -> str:
     outcomes: dict[str, str] = {}
     for row in rows:
         outcomes[row["test"]] = row["outcome"]
-    cards = [("Tests", _counts(outcomes.values(), ("passed", "failed", "skipped", "interrupted")))]
+    outcomes.update((test, "error") for test, _ in errors)
+    cards = [("Tests", _counts(outcomes.values(), ("passed", "failed", "error", "skipped", "interrupted")))]
     slo = ["marginal" if m.marginal else m.slo for m in metrics if m.slo != "none"]
     cards.append(("SLO verdicts", _counts(slo, ("pass", "fail", "marginal"))))
     if with_baseline:
@@ -121,6 +131,16 @@ def _overview(rows: list[dict], metrics: list[Metric], with_baseline: bool) -> s
         cards.append(("Against the baseline", _counts(verdicts, (REGRESSION, IMPROVEMENT, CHANGED, UNCHANGED))))
     items = "".join(f'<div class="card"><h2>{title}</h2>{counts}</div>' for title, counts in cards)
     return f'<section class="cards">{items}</section>'
+
+
+def _errors(errors: list[tuple[str, str]]) -> str:
+    if not errors:
+        return ""
+    items = "".join(f"<li><code>{escape(test)}</code>: {escape(message)}</li>" for test, message in errors)
+    return (
+        '<section class="errors"><h2>Errors: the infrastructure, not the benchmarks</h2>'
+        f"<p>These could not run or finish (a target that did not provision, validate or clean up):</p><ul>{items}</ul></section>"
+    )
 
 
 def _counts(values: Iterable[str], order: tuple[str, ...]) -> str:

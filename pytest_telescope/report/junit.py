@@ -22,6 +22,8 @@ from pytest_telescope.report.files import write_atomically
 
 # A testcase's outcome element, and the attribute of its suite that counts them.
 OUTCOME_TAGS = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+# The testcase of a run whose targets could not all be destroyed.
+CLEANUP_TEST = "telescope::cleanup"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,18 @@ class JunitReport:
         for nodeid in nodeids:
             if nodeid not in self._tests:
                 self._tests[nodeid] = _Test(nodeid, result=_Result("skipped", reason))
+
+    def add_cleanup_error(self, message: str) -> None:
+        """Targets left behind: an error of a testcase of its own, never a benchmark's failure."""
+        self._tests[CLEANUP_TEST] = _Test(CLEANUP_TEST, result=_Result("error", message, "CleanupError"))
+
+    def errors(self) -> list[tuple[str, str]]:
+        """(test, message) of each test that could not run or finish: an error, not a failure."""
+        return [(t.nodeid, t.result.message) for t in self._tests.values() if t.result is not None and t.result.tag == "error"]
+
+    def counts(self) -> dict[str, int]:
+        tags = [test.result.tag if test.result is not None else "passed" for test in self._tests.values()]
+        return {tag: tags.count(tag) for tag in ("passed", *OUTCOME_TAGS)}
 
     def write(self, path: Path, scrub: Callable[[str], str]) -> None:
         tests = list(self._tests.values())

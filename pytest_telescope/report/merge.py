@@ -62,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
     writer.write(rows)
     writer.close()
     junit.write(args.into / "junit.xml", encoding="utf-8", xml_declaration=True)
-    (args.into / "report.html").write_text(html.render(rows), encoding="utf-8")
+    errors = [
+        (f"{case.get('classname')}::{case.get('name')}", error.get("message", ""))
+        for case in junit.getroot().iter("testcase")
+        for error in case.iter("error")
+    ]
+    (args.into / "report.html").write_text(html.render(rows, errors=errors), encoding="utf-8")
     for line in table(rows[:MAX_ROWS], str(args.into / "results.jsonl"), len(rows)):
         print(line)
     print(f"merged {len(folders)} folders into {args.into}: {summary_counts(junit.getroot())}, {len(rows)} rows")
