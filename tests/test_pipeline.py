@@ -348,6 +348,15 @@ def test_one_job_per_matrix_entry_at_most_max_parallel_at_once(nightly):
     assert [p for p in nightly["parameters"] if p["name"] == "maxParallel"][0]["type"] == "number"
 
 
+def test_every_job_installs_the_terraform_and_gets_the_time_of_the_job_template(nightly, template, steps):
+    benchmarks = nightly_job(nightly, "benchmarks")
+    assert step_named(benchmarks["steps"], "Terraform") == step_named(steps, "Terraform")
+    names = [step.get("displayName") for step in benchmarks["steps"]]
+    assert names.index("Terraform") < names.index("Install")
+    (timeout,) = [p["default"] for p in template["parameters"] if p["name"] == "timeoutInMinutes"]
+    assert benchmarks["timeoutInMinutes"] == timeout
+
+
 def test_every_job_runs_its_selection_under_the_build_id_and_uses_only_its_entrys_variables(nightly):
     steps = nightly_job(nightly, "benchmarks")["steps"]
     script = step_named(steps, "Benchmarks")["script"]
