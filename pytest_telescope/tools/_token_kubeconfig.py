@@ -35,8 +35,12 @@ RETRY_SECONDS = 30.0
 
 
 def uses_exec_plugin(kubeconfig: Path) -> bool:
-    """The current context's user gets its credentials from an exec plugin."""
-    return "exec" in _current(yaml.safe_load(kubeconfig.read_text()) or {}, kubeconfig)[1]
+    """The current context's user gets its credentials from an exec plugin (False for a
+    kubeconfig without one, which the tool then reports as it reads it)."""
+    try:
+        return "exec" in _current(yaml.safe_load(kubeconfig.read_text()) or {}, kubeconfig)[1]
+    except (ToolError, yaml.YAMLError, AttributeError):
+        return False
 
 
 class TokenKubeconfig:

@@ -58,6 +58,7 @@ def test_command_with_nodes_and_prometheus():
         "--enable-prometheus-server=true",
         "--tear-down-prometheus-server=true",
         "--prometheus-scrape-kubelets=true",
+        "--prometheus-pvc-storage-class=ebs-csi-default-sc",
     ]
 
 
@@ -108,6 +109,35 @@ def test_render_overrides_writes_set_overrides_as_cl2_names():
         "CL2_ENABLE_VIOLATIONS": True,
     }
     assert text.splitlines()[0] == "CL2_ENABLE_VIOLATIONS: true"
+
+
+@pytest.mark.parametrize(
+    ("provider", "storage_class", "overrides"),
+    [
+        ("aks", "managed-csi", {}),
+        ("eks", "ebs-csi-default-sc", {"PROMETHEUS_SCRAPE_KUBE_PROXY": False}),
+        ("gke", "ssd", {}),
+        ("skeleton", None, {"CL2_PROMETHEUS_PVC_ENABLED": False}),
+    ],
+)
+def test_prometheus_gets_a_volume_its_cloud_provisions_or_none(provider, storage_class, overrides):
+    case = {"testconfig": "load/config.yaml", "provider": provider, "prometheus": True}
+    argv = clusterloader2.command("cl2", "k", "r", "o", **case)
+    flags = [arg for arg in argv if arg.startswith("--prometheus-pvc-storage-class=")]
+    assert flags == ([f"--prometheus-pvc-storage-class={storage_class}"] if storage_class else [])
+    assert (yaml.safe_load(clusterloader2.render_overrides(case)) or {}) == overrides
+
+
+def test_a_cases_prometheus_storage_class_is_claimed_on_any_provider():
+    case = {"testconfig": "c.yaml", "provider": "skeleton", "prometheus": True, "prometheus_storage_class": "fast"}
+    assert "--prometheus-pvc-storage-class=fast" in clusterloader2.command("cl2", "k", "r", "o", **case)
+    assert clusterloader2.render_overrides(case) == ""
+
+
+def test_without_prometheus_nothing_is_said_about_it():
+    case = {"testconfig": "c.yaml", "provider": "eks", "prometheus": False}
+    assert not [arg for arg in clusterloader2.command("cl2", "k", "r", "o", **case) if "prometheus" in arg]
+    assert clusterloader2.render_overrides(case) == ""
 
 
 def test_render_overrides_of_defaults_is_empty():

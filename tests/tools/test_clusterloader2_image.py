@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,33 @@ def test_run_from_the_image_returns_the_samples_of_the_report(tmp_path, config_d
     assert command == "run"
     assert f"{tmp_path / 'kubeconfig'}:/cl2/kubeconfig:ro" in options
     assert options[options.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+
+
+def test_with_an_exec_plugin_kubeconfig_cl2_reads_a_token_the_host_keeps_fresh(tmp_path, config_dir, monkeypatch, docker_log):
+    plugin = tmp_path / "fake_plugin.py"
+    plugin.write_text(
+        "import json\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1', 'kind': 'ExecCredential',"
+        " 'status': {'token': 'short-lived', 'expirationTimestamp': '2099-01-01T00:00:00Z'}}))\n"
+    )
+    kubeconfig = tmp_path / "eks.kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: eks\n"
+        "clusters: [{name: eks, cluster: {server: 'https://eks.example'}}]\n"
+        "contexts: [{name: eks, context: {cluster: eks, user: eks}}]\n"
+        f"users: [{{name: eks, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1beta1, command: {sys.executable},"
+        f" args: [{plugin}]}}}}}}]\n"
+    )
+    monkeypatch.setenv("FAKE_CL2_REPORT", str(DATA / "load"))
+    monkeypatch.setenv("FAKE_CL2_EXIT", "0")
+    case = {"testconfig": "load/config.yaml", "provider": "eks"}
+    work = tmp_path / "work"
+    clusterloader2.run(Image("image", FAKE_DOCKER), str(kubeconfig), work, case, config_dir=config_dir, timeout=60)
+    ((_, *options),) = docker_log()
+    assert f"{work / 'auth'}:/cl2/auth:ro" in options and not [o for o in options if str(kubeconfig) in o]
+    call = json.loads((work / "report" / "fake-clusterloader2-call.json").read_text())
+    assert f"--kubeconfig={work / 'auth' / 'kubeconfig'}" in call["argv"]
+    assert call["token"] == "short-lived"
+    assert not (work / "auth" / "token").exists()  # gone with the run
 
 
 def test_run_from_the_image_fails_with_cl2s_text(tmp_path, config_dir, monkeypatch, docker_log):

@@ -78,6 +78,8 @@ def test_only_an_exec_plugin_users_kubeconfig_needs_a_token_file(tmp_path):
         )
     )
     assert not uses_exec_plugin(certificate)
+    certificate.write_text("apiVersion: v1\nkind: Config\n")
+    assert not uses_exec_plugin(certificate)
 
 
 def test_the_container_kubeconfig_reads_a_token_file_and_runs_no_plugin(tmp_path):

@@ -4,6 +4,7 @@ or its container image, and a run's report directory read into samples (``parsin
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
@@ -18,6 +19,7 @@ import yaml
 from pytest_telescope import process
 from pytest_telescope.errors import ToolError
 from pytest_telescope.samples import Sample
+from pytest_telescope.tools._token_kubeconfig import KUBECONFIG_FILE, TokenKubeconfig, uses_exec_plugin
 from pytest_telescope.tools.clusterloader2.parsing import ClusterLoaderFailed, parse
 
 # Any other CL2 template parameter may be passed through under its own name.
@@ -36,6 +38,7 @@ def command(
     prometheus: bool = False,
     prometheus_scrape_kubelets: bool = False,
     prometheus_tear_down: bool = True,
+    prometheus_storage_class: str = "",
     pods_per_node: int = 0,
     load_test_throughput: float = 0.0,
     pod_startup_latency_threshold: str = "",
@@ -87,13 +90,40 @@ def command(
             f"--tear-down-prometheus-server={_flag(prometheus_tear_down)}",
             f"--prometheus-scrape-kubelets={_flag(prometheus_scrape_kubelets)}",
         ]
+        storage_class = prometheus_storage_class or PROMETHEUS_STORAGE_CLASSES.get(provider, "")
+        if storage_class:
+            argv.append(f"--prometheus-pvc-storage-class={storage_class}")
     return argv
+
+
+# CL2's Prometheus keeps its data on a volume claimed from StorageClass "ssd", which CL2 creates
+# with provisioner kubernetes.io/gce-pd: nothing provisions it on AKS or EKS, and Prometheus
+# never becomes ready (perf-tests clusterloader2/pkg/prometheus: manifests/0ssd-storage-class.yaml,
+# prometheus-prometheus.yaml). The class is a flag, --prometheus-pvc-storage-class, not an
+# override: CL2 sets its template value from the flag after reading the overrides (prometheus.go,
+# NewController). Per CL2 provider, the class to claim from:
+PROMETHEUS_STORAGE_CLASSES = {
+    "aks": "managed-csi",  # AKS's built-in class (disk.csi.azure.com, StandardSSD_LRS)
+    "eks": "ebs-csi-default-sc",  # made by the aws module's aws-ebs-csi-driver add-on (gp3)
+    "gke": "ssd",  # CL2's own: kubernetes.io/gce-pd pd-ssd, served on GKE by its PD CSI driver
+}
+# On another provider, with no prometheus_storage_class given, CL2's Prometheus keeps its data in
+# the pod (an emptyDir) rather than wait for a volume nothing provisions, as Telescope's
+# CL2_PROMETHEUS_TOLERATE_MASTER does in effect (CL2_PROMETHEUS_PVC_ENABLED defaults to its negation).
+PROMETHEUS_WITHOUT_VOLUME = {"CL2_PROMETHEUS_PVC_ENABLED": False}
+# EKS's kube-proxy serves its metrics on 127.0.0.1:10249 and its pods are labelled k8s-app, not
+# CL2's component=kube-proxy: nothing can scrape it, and NetworkProgrammingLatency would gather no
+# sample. As upstream's testing/prometheus/not-scrape-kube-proxy.yaml, an override (read before
+# the provider's default, prometheus.go NewController), which also leaves the measurement out.
+PROMETHEUS_PROVIDER_OVERRIDES = {"eks": {"PROMETHEUS_SCRAPE_KUBE_PROXY": False}}
 
 
 # command()'s keyword parameters that are CL2 options; every other one is an override,
 # written to the overrides file as CL2_<NAME>, where "" or 0 leaves the test config's
 # own DefaultParam.
-CL2_OPTIONS = ("testconfig", "provider", "nodes", "prometheus", "prometheus_scrape_kubelets", "prometheus_tear_down")
+CL2_OPTIONS = (
+    "testconfig", "provider", "nodes", "prometheus", "prometheus_scrape_kubelets", "prometheus_tear_down", "prometheus_storage_class",
+)  # fmt: skip
 OVERRIDES = tuple(
     name
     for name, parameter in inspect.signature(command).parameters.items()
@@ -102,12 +132,18 @@ OVERRIDES = tuple(
 
 
 def render_overrides(params: dict[str, Any]) -> str:
-    """The ``--testoverrides`` YAML for a case: ``CL2_<NAME>: value`` per override that is set.
+    """The ``--testoverrides`` YAML for a case: ``CL2_<NAME>: value`` per override that is set,
+    and with ``prometheus`` what CL2's Prometheus needs on the case's ``provider``.
 
     Other case parameters (``testconfig``, ``provider``...) are not overrides and are
     left out. Raises ``ValueError`` on a value CL2 could not use.
     """
     overrides: dict[str, str | int | float | bool] = {}
+    if params.get("prometheus"):
+        provider = params.get("provider", inspect.signature(command).parameters["provider"].default)
+        if not (params.get("prometheus_storage_class") or provider in PROMETHEUS_STORAGE_CLASSES):
+            overrides.update(PROMETHEUS_WITHOUT_VOLUME)
+        overrides.update(PROMETHEUS_PROVIDER_OVERRIDES.get(provider, {}))
     for name, value in params.items():
         if name in OVERRIDES:
             if value in ("", 0) and not isinstance(value, bool):
@@ -139,6 +175,8 @@ PINNED = "pinned"
 CONTAINER_RUNTIMES = ("docker", "podman")
 # Where a run's files are in the container: not under /root, which the user CL2 runs as cannot enter.
 CONTAINER_DIR = PurePosixPath("/cl2")
+# Where a TokenKubeconfig's directory is, when the kubeconfig's user is an exec plugin.
+AUTH_DIR = CONTAINER_DIR / "auth"
 
 
 @dataclass(frozen=True)
@@ -173,6 +211,7 @@ def container_command(
     uid: int,
     gid: int,
     container_name: str,
+    auth_dir: str = "",
     testconfig: str = "",
     **params: Any,
 ) -> list[str]:
@@ -180,22 +219,25 @@ def container_command(
 
     The host's ``kubeconfig``, ``overrides_file`` and ``config_dir`` are mounted read-only
     under ``CONTAINER_DIR``, ``report_dir`` writable, and CL2's flags name them there;
-    ``testconfig`` is relative to ``config_dir``. The host paths must be absolute.
+    ``testconfig`` is relative to ``config_dir``. With ``auth_dir`` (a ``TokenKubeconfig``'s
+    directory) that directory is mounted in place of ``kubeconfig``, and CL2 uses its kubeconfig.
+    The host paths must be absolute.
     """
     config_in_container = CONTAINER_DIR / "config"
     relative_testconfig = PurePosixPath(testconfig)
     if relative_testconfig.is_absolute() or ".." in relative_testconfig.parts:
         raise ValueError(f"testconfig {testconfig!r} must be inside {config_dir}: only that directory is in the container")
+    kubeconfig_mount = (auth_dir, AUTH_DIR, ":ro") if auth_dir else (kubeconfig, CONTAINER_DIR / "kubeconfig", ":ro")
     cl2_argv = command(
         image.name,
-        str(CONTAINER_DIR / "kubeconfig"),
+        str(AUTH_DIR / KUBECONFIG_FILE if auth_dir else CONTAINER_DIR / "kubeconfig"),
         str(CONTAINER_DIR / "report"),
         str(CONTAINER_DIR / "overrides.yaml"),
         testconfig=str(config_in_container / testconfig) if testconfig else "",
         **params,
     )
     mounts = (
-        (kubeconfig, CONTAINER_DIR / "kubeconfig", ":ro"),
+        kubeconfig_mount,
         (overrides_file, CONTAINER_DIR / "overrides.yaml", ":ro"),
         (config_dir, config_in_container, ":ro"),
         (report_dir, CONTAINER_DIR / "report", ""),
@@ -233,6 +275,9 @@ def run(
     overrides_file.write_text(render_overrides(params))
     if isinstance(cl2, Image):
         container_name = f"clusterloader2-{secrets.token_hex(4)}"
+        auth_dir = work_dir.absolute() / "auth"
+        # The image has neither the kubeconfig's exec plugin nor the cloud credentials behind it.
+        needs_token = os.path.isfile(kubeconfig) and uses_exec_plugin(Path(kubeconfig))
         try:
             argv = container_command(
                 cl2,
@@ -243,6 +288,7 @@ def run(
                 uid=os.getuid(),
                 gid=os.getgid(),
                 container_name=container_name,
+                auth_dir=str(auth_dir) if needs_token else "",
                 **params,
             )
         except ValueError as error:  # a path the container cannot be given
@@ -250,7 +296,8 @@ def run(
         if not os.path.isfile(kubeconfig):
             # docker would mount a new, empty directory in its place.
             raise ToolError(argv, f"no kubeconfig file {kubeconfig} to mount in the container")
-        completed = _run_container(argv, cl2.runtime, container_name, timeout=timeout, echo=echo)
+        with TokenKubeconfig(Path(kubeconfig), auth_dir, AUTH_DIR, echo=echo) if needs_token else contextlib.nullcontext():
+            completed = _run_container(argv, cl2.runtime, container_name, timeout=timeout, echo=echo)
     else:
         testconfig = str(config_dir / params["testconfig"]) if params.get("testconfig") else ""
         argv = command(cl2, kubeconfig, str(report_dir), str(overrides_file), **{**params, "testconfig": testconfig})
