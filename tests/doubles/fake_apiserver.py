@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,6 +101,20 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, answer: dict) -> None:
     handler.wfile.write(data)
 
 
+def selects(selector: str, labels: dict) -> bool:
+    """A label selector of ``key=value`` and ``key in (a,b)`` requirements, as the API server reads it."""
+    for requirement in re.findall(r"[^,(]+(?:\([^)]*\))?", selector):
+        key, _, values = requirement.partition(" in ")
+        if values:
+            if labels.get(key.strip()) not in [value.strip() for value in values.strip("() ").split(",")]:
+                return False
+        else:
+            key, _, value = requirement.partition("=")
+            if labels.get(key.strip()) != value.strip():
+                return False
+    return True
+
+
 class FakeApiServerDouble:
     """Test double of a Kubernetes API server: nodes, namespaces, pods, PVCs, services; exec and portforward run locally."""
 
@@ -111,6 +126,7 @@ class FakeApiServerDouble:
         self.pvcs: dict[tuple[str, str], dict] = {}
         self.services: dict[tuple[str, str], dict] = {}
         self.deleted_node_selectors: list[dict] = []
+        self.node_queries: list[dict] = []  # the query of each node list, one value per parameter
         self.pod_status = {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
                            "conditions": [{"type": "Ready", "status": "True"}]}
         self.exec_failure: str | None = None  # a failure the exec answers with instead of running
@@ -176,8 +192,10 @@ class FakeApiServerDouble:
             self.nodes = [n for n in self.nodes if not wanted.items() <= n["metadata"]["labels"].items()]
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         if path == "/api/v1/nodes":
+            self.node_queries.append({key: values[0] for key, values in (query or {}).items()})
             nodes = self.node_lists.pop(0) if len(self.node_lists) > 1 else (self.node_lists or [self.nodes])[0]
-            return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes}
+            selected = [n for n in nodes if selects(self.node_queries[-1].get("labelSelector", ""), n["metadata"]["labels"])]
+            return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": selected}
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 3 and method == "POST":
             name = body["metadata"]["name"]
             if name in self.namespaces:

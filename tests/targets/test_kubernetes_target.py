@@ -20,7 +20,7 @@ from pytest_telescope.errors import ProvisionError, ToolError
 from pytest_telescope.scenario import Case
 from pytest_telescope.targets.kubernetes import manifests
 from pytest_telescope.targets.kubernetes.api import load_client
-from pytest_telescope.targets.kubernetes.nodes import NodeState, check_nodes
+from pytest_telescope.targets.kubernetes.nodes import NodeState, check_nodes, list_selector
 from pytest_telescope.targets.kubernetes.pod_exec import KILL_SCRIPT
 from pytest_telescope.targets.kubernetes.providers import connect, connect_existing, resolve_kubeconfig, teardown
 from pytest_telescope.targets.kubernetes.settings import ClusterSettings
@@ -99,6 +99,35 @@ def test_a_long_wait_for_nodes_says_how_it_goes_without_verbose_output(api, monk
     (line,) = said
     assert line.startswith("aks cluster: waiting for nodes: node pool user: 1 of 2 nodes Ready and schedulable")
     assert line.endswith(" s of 900 s)")
+
+
+def test_on_a_large_cluster_validate_lists_only_the_benchmarks_nodes_from_the_cache(api):
+    pools = {"server": {"count": 1, "labels": {"telescope-role": "server"}}, "client": {"count": 1, "labels": {"telescope-role": "client"}}}
+    by_role = {"node_selectors": {"server": {"telescope-role": "server"}, "client": {"telescope-role": "client"}}}
+    others = [aks_node(f"other-{n}", "other") for n in range(1000)]
+    bench = [
+        node_json(f"{role}-0", labels={"kubernetes.azure.com/agentpool": role, "telescope-role": role}) for role in ("server", "client")
+    ]
+    api.node_lists = [others[:500] + bench[:1], others + bench]  # the client's node joins late
+    target = make_target(api, by_role, node_pools=pools)
+    target.validate()
+    assert api.node_queries == [{"labelSelector": "telescope-role in (client,server)", "resourceVersion": "0"}] * 2
+    assert target.metadata["nodes"]["count"] == 1002  # the whole cluster, listed once for the record
+    assert api.node_queries[-1] == {"resourceVersion": "0"}
+
+
+@pytest.mark.parametrize(
+    ("selectors", "expected"),
+    [
+        ([{"agentpool": "system"}, {"agentpool": "user", "role": "bench"}], "agentpool in (system,user)"),
+        ([{"agentpool": "user", "role": "bench"}, {"role": "bench"}], "role in (bench)"),
+        ([{"agentpool": "system"}, {"role": "bench"}], ""),  # no key in common: every node
+        ([{"agentpool": "system"}, {}], ""),  # a pod that may go anywhere: every node
+        ([], ""),
+    ],
+)
+def test_one_list_selector_covers_every_selector(selectors, expected):
+    assert list_selector(selectors) == expected
 
 
 def test_a_cordoned_node_does_not_count(api):

@@ -118,6 +118,17 @@ def pool_selector(name: str, pool: Mapping, pool_label: str | None) -> dict[str,
     return {**({pool_label: name} if pool_label else {}), **(pool.get("labels") or {})}
 
 
+def list_selector(selectors: Sequence[Mapping[str, str]]) -> str:
+    """One label selector for a LIST of nodes that returns every node any of ``selectors`` picks
+    (and maybe more, which the check filters out): ``key in (a,b)`` on a label key they all have;
+    "" (every node) when one of them is empty or they share no key."""
+    common = set.intersection(*(set(selector) for selector in selectors)) if selectors and all(selectors) else set()
+    if not common:
+        return ""
+    key = min(common)
+    return f"{key} in ({','.join(sorted({selector[key] for selector in selectors}))})"
+
+
 def check_nodes(
     nodes: Sequence[NodeState], pools: Mapping[str, Mapping], pool_label: str | None, settings: ClusterSettings
 ) -> list[str]:
