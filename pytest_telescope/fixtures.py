@@ -52,6 +52,8 @@ def record_samples(request: pytest.FixtureRequest) -> Recorder:
         nodeid=item.nodeid,
         baseline_rows=telescope.baseline_by_test.get(item.nodeid, []),
         tolerance=telescope.tolerance,
+        metrics=suite.metrics if suite else {},
+        judged=suite.judged if suite else (),
     )
     item.stash[RECORDER] = recorder
     item.stash[MEASUREMENTS] = suite.measurements if suite else ()

@@ -43,6 +43,8 @@ def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
             "metric": sample["metric"],
             "value": sample["value"],
             "unit": sample["unit"],
+            "better": sample["better"],
+            "judged": sample["judged"],
             "labels": sample["labels"],
             "slo": sample["slo"],
         }

@@ -1,4 +1,4 @@
-"""The unit every tool, target and report agrees on: one measured value."""
+"""The unit every tool, target and report agrees on: one measured value, and what its metric means."""
 
 from __future__ import annotations
 
@@ -6,6 +6,27 @@ import math
 from dataclasses import dataclass, field
 
 from pytest_telescope.errors import TelescopeError
+
+HIGHER, LOWER, NEITHER = "higher", "lower", "neither"
+DIRECTIONS = (HIGHER, LOWER, NEITHER)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a metric is measured in, and which way it is better.
+
+    ``better`` is ``higher`` (a throughput), ``lower`` (a latency, an error
+    count) or ``neither`` (a size of the workload, such as packets sent in a
+    fixed time by a sender that is not limited): a change of such a metric is
+    reported, never judged a regression.
+    """
+
+    unit: str
+    better: str
+
+    def __post_init__(self) -> None:
+        if self.better not in DIRECTIONS:
+            raise ValueError(f"better must be one of {', '.join(DIRECTIONS)}, got {self.better!r}")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ The format is ``schema/scenario.schema.json``; docs/scenarios.md explains it.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import Callable
 
 import jsonschema
 import yaml
@@ -23,6 +25,8 @@ from pytest_telescope import tools, units
 from pytest_telescope.errors import ScenarioError
 from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.measure.query import Measurement
+from pytest_telescope.samples import Metric
+from pytest_telescope.tools._params import ParameterError
 from pytest_telescope.verdict.slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke", "existing")
@@ -46,6 +50,10 @@ class Scenario:
     thresholds: tuple[Threshold, ...]
     defaults: dict
     measurements: tuple[Measurement, ...] = ()
+    # Every metric the suite records, with its unit and direction: the tool's, then its measurements'.
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    # The metrics a baseline comparison judges: the tool's own, and those ``baseline_metrics`` adds.
+    judged: frozenset[str] = frozenset()
 
     def thresholds_for(self, cloud: str, params: dict) -> list[Threshold]:
         """The thresholds for a case; ``when`` sees parameters left at the tool's default too."""
@@ -66,10 +74,13 @@ def load(path: Path) -> Scenario:
     except LookupError as error:
         raise ScenarioError(path, "benchmark", str(error)) from None
     defaults = tools.case_parameters(tool)
-    cases = _cases(path, document, defaults)
+    cases = _cases(path, document, defaults, _checker(tool, defaults))
     measurements = _measurements(document)
-    metrics = {**tool.METRICS, **{m.name: m.unit for m in measurements}}
+    metrics = {**tool.METRICS, **{m.name: m.metric for m in measurements}}
     thresholds = _thresholds(path, document.get("slo", {}), tool, metrics, defaults)
+    for index, name in enumerate(document.get("baseline_metrics", [])):
+        if name not in metrics:
+            raise ScenarioError(path, f"baseline_metrics.{index}", f"unknown metric {name!r} (known: {', '.join(metrics)})")
     return Scenario(
         path=path,
         benchmark=document["benchmark"],
@@ -79,13 +90,15 @@ def load(path: Path) -> Scenario:
         thresholds=thresholds,
         defaults=defaults,
         measurements=measurements,
+        metrics=metrics,
+        judged=frozenset(tool.METRICS) | frozenset(document.get("baseline_metrics", [])),
     )
 
 
 def _measurements(document: dict) -> tuple[Measurement, ...]:
     """The scenario's own PromQL measurements, then the golden signals unless switched off."""
     own = tuple(
-        Measurement(name, spec["query"], spec.get("stat", "avg"), spec.get("unit", ""))
+        Measurement(name, spec["query"], spec.get("stat", "avg"), spec.get("unit", ""), spec["better"])
         for name, spec in document.get("measurements", {}).items()
     )
     return own + (GOLDEN_SIGNALS if document.get("golden_signals", True) else ())
@@ -220,7 +233,16 @@ def _check_params(path: Path, key: str, params: dict, defaults: dict) -> None:
             raise ScenarioError(path, f"{key}.{name}", f"must be a string, not {value!r}")
 
 
-def _cases(path: Path, document: dict, defaults: dict) -> tuple[Case, ...]:
+def _checker(tool: ModuleType, defaults: dict) -> Callable[[dict], None]:
+    """The tool's own check of a case's parameters (``check``, when it has one), on the case with its defaults."""
+    check = getattr(tool, "check", None)
+    if check is None:
+        return lambda params: None
+    names = inspect.signature(check).parameters
+    return lambda params: check(**{k: v for k, v in {**defaults, **params}.items() if k in names})
+
+
+def _cases(path: Path, document: dict, defaults: dict, check: Callable[[dict], None]) -> tuple[Case, ...]:
     base = document.get("params", {})
     _check_params(path, "params", base, defaults)
     matrix = document.get("matrix", {})
@@ -236,15 +258,27 @@ def _cases(path: Path, document: dict, defaults: dict) -> tuple[Case, ...]:
     combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] if matrix else []
     cases = {}  # id -> (case, the key that made it)
     for combo in combos:
+        _check_case(path, check, {**base, **combo}, lambda name: f"matrix.{name}" if name in combo else f"params.{name}")
         _add_case(path, cases, Case(_case_id(combo), {**base, **combo}), "matrix")
     for index, extra in enumerate(document.get("include", [])):
         params = {k: v for k, v in extra.items() if k != "id"}
         _check_params(path, f"include.{index}", params, defaults)
+        _check_case(
+            path, check, {**base, **params}, lambda name: f"include.{index}.{name}" if name in params else f"params.{name}"
+        )
         key = f"include.{index}.id" if "id" in extra else f"include.{index}"
         _add_case(path, cases, Case(extra.get("id") or _case_id(params), {**base, **params}), key)
     if not cases:
+        _check_case(path, check, base, lambda name: f"params.{name}")
         return (Case("default", dict(base)),)
     return tuple(case for case, _ in cases.values())
+
+
+def _check_case(path: Path, check: Callable[[dict], None], params: dict, key: Callable[[str], str]) -> None:
+    try:
+        check(params)
+    except ParameterError as error:
+        raise ScenarioError(path, key(error.name), str(error)) from None
 
 
 def _add_case(path: Path, cases: dict, case: Case, key: str) -> None:
@@ -289,7 +323,7 @@ def _threshold_entries(
     for metric, entries in slo.items():
         if metric not in metrics:
             raise ScenarioError(path, f"{prefix}.{metric}", f"unknown metric (known: {', '.join(metrics)})")
-        unit = metrics[metric]
+        unit = metrics[metric].unit
         for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
             key = f"{prefix}.{metric}" + (f".{index}" if isinstance(entries, list) else "")
             when = entry.get("when", {})

@@ -190,7 +190,8 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
     pytester.path.joinpath("udp.yaml").write_text(UDP)
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 200)
     # Round trips and jitter over loopback swing more than any useful tolerance; throughput does not.
-    options = ["-m", "local", "--telescope-repeat=3", "--telescope-tolerance=5%,rtt_mean=1000%,jitter=1000%"]
+    # Four repeats a side is the fewest with which the Mann-Whitney U test can reach p < 0.05 (2/70).
+    options = ["-m", "local", "--telescope-repeat=4", "--telescope-tolerance=5%,rtt_mean=1000%,jitter=1000%"]
     pytester.runpytest_subprocess(*options, "--telescope-run-id=before").assert_outcomes(passed=2)
 
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 50)
@@ -201,13 +202,15 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
         [
             "*_ test_shaped[[]local-tcp[]] _*",
             "? regressions against the baseline:",
-            "  throughput_sent = * Mbit/s (median of 3), baseline * Mbit/s (median of 3): -*%, higher is better, tolerance 5%",
-            "  throughput_received = * Mbit/s (median of 3), baseline * Mbit/s (median of 3): -7*%, higher is better, tolerance 5%",
+            "  throughput_sent = * Mbit/s (median of 4), baseline * Mbit/s (median of 4): -*% (95% CI -*% to -*%),"
+            " tolerance 5%, higher is better: regression (Mann-Whitney U p = 0.029)",
+            "  throughput_received = * Mbit/s (median of 4), baseline * Mbit/s (median of 4): -7*% (95% CI -*% to -*%),"
+            " tolerance 5%, higher is better: regression (Mann-Whitney U p = 0.029)",
         ]
     )
     result.stdout.fnmatch_lines(["FAILED test_two_links.py::test_shaped[[]local-tcp[]]*"])
     rows = [json.loads(line) for line in (pytester.path / "results" / "after" / "results.jsonl").read_text().splitlines()]
-    assert sorted({row["repeat"] for row in rows}) == [0, 1, 2]
+    assert sorted({row["repeat"] for row in rows}) == [0, 1, 2, 3]
     report = (pytester.path / "results" / "after" / "report.html").read_text()
     assert re.search(r'<text class="change regression"[^>]*>-7\d%<title>', report)
 

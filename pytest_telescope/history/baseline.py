@@ -2,15 +2,14 @@
 
 Rows are matched on ``Key``: the test's node id, its parameters, the metric
 and its labels. All rows of a key are pooled, on each side: the repeats of
-this run, and every repeat of every run in the baseline. Each side is then a
-median with its 95% confidence interval (``stats``).
+this run, and every repeat of every run in the baseline. Only rows marked
+``judged`` count: the benchmark's own metrics (its tool's ``METRICS``) and
+those its scenario opts in, never the golden signals by default.
 
 A change counts when it is larger than the tolerance (a share of the
-baseline's median) and larger than the noise the samples show: the two
-confidence intervals do not overlap, or, when one side is a single run, that
-value falls outside the range of the other side's samples (the range of n
-runs holds one more run with probability (n-1)/(n+1)). Whether a change is a
-regression or an improvement depends on which way is better for the metric.
+baseline's median) and larger than the noise (``judge``). Whether it is a
+regression or an improvement depends on the metric's ``better`` direction,
+which each row carries from its tool's or measurement's declaration.
 """
 
 from __future__ import annotations
@@ -21,12 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from pytest_telescope import tools, units
+from pytest_telescope import units
 from pytest_telescope.errors import TelescopeError
-from pytest_telescope.history.stats import Summary, summarize
+from pytest_telescope.history.stats import Summary, mann_whitney_p, ratio_interval, summarize
+from pytest_telescope.samples import HIGHER, LOWER
 
 DEFAULT_TOLERANCE = 0.05
+# The Mann-Whitney U test's significance level.
+ALPHA = 0.05
 REGRESSION, IMPROVEMENT, UNCHANGED, CHANGED = "regression", "improvement", "unchanged", "changed"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (REGRESSION, IMPROVEMENT, CHANGED, INCONCLUSIVE, UNCHANGED)
 _REQUIRED = ("test", "benchmark", "params", "metric", "labels", "value", "unit")
 
 
@@ -151,27 +155,14 @@ def _percent(text: str, item: str) -> float:
     return value / 100
 
 
-def better(benchmark: str, metric: str, unit: str) -> str | None:
-    """``"higher"`` or ``"lower"``: which way the metric improves; None when neither is.
-
-    The tool module's ``BETTER`` table decides; for metrics it leaves out, a
-    rate (a unit per second: Mbit/s, MiB/s, req/s, IOPS) is better higher and a
-    duration better lower.
-    """
-    if benchmark in tools.names():
-        table = getattr(tools.load(benchmark), "BETTER", {})
-        if metric in table:
-            return table[metric]
-    if unit == "IOPS" or unit.endswith("/s"):
-        return "higher"
-    if units.comparable(unit, "s"):
-        return "lower"
-    return None
-
-
 @dataclass(frozen=True)
 class Comparison:
-    """One metric of one test: this run against its baseline."""
+    """One metric of one test: this run against its baseline, and how that was decided.
+
+    ``interval`` is the 95% bootstrap interval of the change (as shares, like
+    ``change``) and ``p_value`` the Mann-Whitney U test's, when both sides have
+    repeats; ``reason`` says in words why the verdict is what it is.
+    """
 
     key: Key
     unit: str
@@ -179,8 +170,10 @@ class Comparison:
     baseline: Summary
     better: str | None
     tolerance: float
-    allowed: float
     verdict: str
+    reason: str
+    interval: tuple[float, float] | None = None
+    p_value: float | None = None
 
     @property
     def change(self) -> float | None:
@@ -194,39 +187,34 @@ class Comparison:
         return None if self.baseline.median == 0 else self.current.median / self.baseline.median
 
     @property
-    def allowed_share(self) -> float | None:
-        """The allowed change as a share of the baseline: the tolerance, or the noise when larger."""
-        return None if self.baseline.median == 0 else self.allowed / abs(self.baseline.median)
+    def change_text(self) -> str:
+        """``-50.0% (95% CI -55.1% to -45.3%)``, or ``from 0``."""
+        if self.change is None:
+            return "from 0"
+        if self.interval is None:
+            return f"{self.change:+.1%}"
+        return f"{self.change:+.1%} (95% CI {self.interval[0]:+.1%} to {self.interval[1]:+.1%})"
 
     @property
     def message(self) -> str:
-        """E.g. ``read_iops job=telescope = 30270.8 IOPS, baseline 60541.5 IOPS: -50.0%, higher is better, tolerance 5%``."""
-        change = "from 0" if self.change is None else f"{self.change:+.1%}"
-        share = self.allowed_share
-        if share is None and self.allowed:
-            tolerance = f"tolerance {_number(self.allowed)} {self.unit} (the spread of the samples)"
-        elif share is None:
-            tolerance = "no tolerance: a share of a baseline of 0 is 0"
-        elif self.allowed > self.tolerance * abs(self.baseline.median):
-            tolerance = f"tolerance {share:.1%} (the spread of the samples; setting {_pct(self.tolerance)})"
-        else:
-            tolerance = f"tolerance {_pct(self.tolerance)}"
+        """E.g. ``read_iops job=telescope = 30270.8 IOPS (median of 5), baseline 60541.5 IOPS (median of 5):
+        -50.0% (95% CI -55.1% to -45.3%), tolerance 5%, higher is better: regression (Mann-Whitney U p = 0.008)``."""
         direction = f", {self.better} is better" if self.better else ""
         return (
             f"{self.key.name} = {describe(self.current, self.unit)}, baseline {describe(self.baseline, self.unit)}: "
-            f"{change}{direction}, {tolerance}"
+            f"{self.change_text}, tolerance {_pct(self.tolerance)}{direction}: {self.verdict} ({self.reason})"
         )
 
 
 def plural(verdict: str, count: int) -> str:
-    """``regressions``, ``improvements``; ``changed`` and ``unchanged`` stay as they are."""
+    """``regressions``, ``improvements``; ``changed``, ``unchanged`` and ``inconclusive`` stay as they are."""
     return verdict + "s" if count != 1 and verdict in (REGRESSION, IMPROVEMENT) else verdict
 
 
 def describe(summary: Summary, unit: str) -> str:
-    """``13786.4 Mbit/s``, or with repeats ``13786.4 Mbit/s (median of 3)``."""
+    """``13786.4 Mbit/s (n=1)``, or with repeats ``13786.4 Mbit/s (median of 3)``."""
     text = f"{_number(summary.median)} {unit}"
-    return text if summary.n == 1 else f"{text} (median of {summary.n})"
+    return f"{text} (n=1)" if summary.n == 1 else f"{text} (median of {summary.n})"
 
 
 class BaselineRegression(AssertionError):
@@ -239,13 +227,18 @@ class BaselineRegression(AssertionError):
         super().__init__("\n".join(lines))
 
 
+def judged(rows: Iterable[dict]) -> list[dict]:
+    """The rows a baseline comparison judges: the benchmark's own metrics and those its scenario opts in."""
+    return [row for row in rows if row.get("judged")]
+
+
 def compare(
     current_rows: Iterable[dict], baseline_rows: Iterable[dict], tolerance: Tolerance = Tolerance()
 ) -> list[Comparison]:
-    """Every key of ``current_rows`` that the baseline has too, judged; in the order of ``current_rows``."""
+    """Every judged key of ``current_rows`` that the baseline has too; in the order of ``current_rows``."""
     baseline = group(baseline_rows)
     comparisons = []
-    for row_key, rows in group(current_rows).items():
+    for row_key, rows in group(judged(current_rows)).items():
         if row_key not in baseline:
             continue
         unit = rows[0]["unit"]
@@ -253,9 +246,9 @@ def compare(
             judge(
                 row_key,
                 unit,
-                summarize(row["value"] for row in rows),
-                summarize(_in_unit(row, unit) for row in baseline[row_key]),
-                better(rows[0]["benchmark"], row_key.metric, unit),
+                [row["value"] for row in rows],
+                [_in_unit(row, unit) for row in baseline[row_key]],
+                rows[0].get("better"),
                 tolerance.of(row_key.metric),
             )
         )
@@ -263,30 +256,54 @@ def compare(
 
 
 def judge(
-    row_key: Key, unit: str, current: Summary, baseline: Summary, better: str | None, tolerance: float
+    row_key: Key, unit: str, current: list[float], baseline: list[float], better: str | None, tolerance: float
 ) -> Comparison:
-    difference = current.median - baseline.median
-    allowed = max(tolerance * abs(baseline.median), _noise(current, baseline, upward=difference > 0))
-    if abs(difference) <= allowed:
-        verdict = UNCHANGED
-    elif better is None:
-        verdict = CHANGED
+    """Regression, improvement, changed (a metric better neither way), unchanged or inconclusive.
+
+    Within the tolerance it is unchanged. Beyond it, with repeats on both sides
+    the change counts when the Mann-Whitney U test finds the two samples
+    different (p < 0.05, as ``asv compare`` decides) and the whole 95% bootstrap
+    interval of the change lies beyond the tolerance, so that a shift of the
+    machine a little past the tolerance is not a regression on its own; with one
+    value a side, only when the change is also beyond the spread (max - min) the
+    baseline's history shows. Otherwise it is inconclusive.
+    """
+    now, then = summarize(current), summarize(baseline)
+    difference = now.median - then.median
+    interval = p_value = None
+    if now.n > 1 and then.n > 1:
+        p_value = mann_whitney_p(current, baseline)
+        ratios = ratio_interval(current, baseline)
+        interval = None if ratios is None else (ratios[0] - 1, ratios[1] - 1)
+    if abs(difference) <= tolerance * abs(then.median):
+        verdict, reason = UNCHANGED, "within the tolerance"
+    elif p_value is not None:
+        reason = f"Mann-Whitney U p = {p_value:.3f}"
+        # Without a relative scale (a baseline of 0) the test alone decides.
+        beyond = interval is None or interval[0] > tolerance or interval[1] < -tolerance
+        if p_value >= ALPHA:
+            verdict, reason = INCONCLUSIVE, f"{reason} >= {ALPHA}: may be noise"
+        elif not beyond:
+            verdict, reason = INCONCLUSIVE, f"{reason}, but the 95% CI of the change reaches within the tolerance"
+        else:
+            verdict = _direction(difference, better)
+    elif then.n > 1 and then.median != 0 and abs(difference) > then.maximum - then.minimum:
+        verdict = _direction(difference, better)
+        reason = f"n=1, beyond the baseline's spread ({_number(then.minimum)} to {_number(then.maximum)} {unit})"
+    elif then.median == 0:
+        verdict, reason = INCONCLUSIVE, "n=1, and a baseline of 0 gives the tolerance no scale"
+    elif then.n > 1:
+        verdict = INCONCLUSIVE
+        reason = f"n=1, within the baseline's spread ({_number(then.minimum)} to {_number(then.maximum)} {unit})"
     else:
-        verdict = IMPROVEMENT if (difference > 0) == (better == "higher") else REGRESSION
-    return Comparison(row_key, unit, current, baseline, better, tolerance, allowed, verdict)
+        verdict, reason = INCONCLUSIVE, "n=1, and the baseline has no history to show its spread"
+    return Comparison(row_key, unit, now, then, better, tolerance, verdict, reason, interval, p_value)
 
 
-def _noise(current: Summary, baseline: Summary, *, upward: bool) -> float:
-    """How far apart noise alone may put the two medians, with the current one above (upward) or below."""
-    if current.n > 1 and baseline.n > 1:
-        if upward:
-            return (current.median - current.low) + (baseline.high - baseline.median)
-        return (current.high - current.median) + (baseline.median - baseline.low)
-    if current.n > 1:
-        return current.median - current.minimum if upward else current.maximum - current.median
-    if baseline.n > 1:
-        return baseline.maximum - baseline.median if upward else baseline.median - baseline.minimum
-    return 0.0
+def _direction(difference: float, better: str | None) -> str:
+    if better not in (HIGHER, LOWER):
+        return CHANGED
+    return IMPROVEMENT if (difference > 0) == (better == HIGHER) else REGRESSION
 
 
 def _in_unit(row: dict, unit: str) -> float:

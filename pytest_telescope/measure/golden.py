@@ -1,6 +1,7 @@
 """The golden signals: the USE measurements (utilization, saturation, errors) taken on every benchmark."""
 
 from pytest_telescope.measure.query import Measurement
+from pytest_telescope.samples import HIGHER, LOWER
 
 GOLDEN_SIGNALS: tuple[Measurement, ...] = (
     Measurement(
@@ -8,6 +9,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         '100 * (1 - avg by ($by) (rate(node_cpu_seconds_total{mode="idle"}[$rate_interval])))',
         "avg",
         "%",
+        LOWER,
         "share of CPU time not idle, over all CPUs",
     ),
     Measurement(
@@ -15,6 +17,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "100 * sum by ($by) (rate(node_pressure_cpu_waiting_seconds_total[$rate_interval]))",
         "avg",
         "%",
+        LOWER,
         "share of time some task waited for a CPU (PSI cpu some)",
     ),
     Measurement(
@@ -22,6 +25,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "100 * (1 - sum by ($by) (node_memory_MemAvailable_bytes) / sum by ($by) (node_memory_MemTotal_bytes))",
         "max",
         "%",
+        LOWER,
         "memory in use, not available to new work",
     ),
     Measurement(
@@ -29,6 +33,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "100 * sum by ($by) (rate(node_pressure_memory_waiting_seconds_total[$rate_interval]))",
         "avg",
         "%",
+        LOWER,
         "share of time some task stalled on memory: reclaim, swap-in, refaults (PSI memory some)",
     ),
     Measurement(
@@ -36,6 +41,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "sum by ($by) (rate(node_vmstat_oom_kill[$rate_interval]))",
         "max",
         "1/s",
+        LOWER,
         "processes killed by the kernel for lack of memory",
     ),
     Measurement(
@@ -43,6 +49,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "100 * max by ($by) (rate(node_disk_io_time_seconds_total[$rate_interval]))",
         "avg",
         "%",
+        LOWER,
         "share of time the busiest block device had I/O in flight",
     ),
     Measurement(
@@ -50,6 +57,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "max by ($by) (rate(node_disk_io_time_weighted_seconds_total[$rate_interval]))",
         "avg",
         "count",
+        LOWER,
         "average number of requests queued or in flight on the busiest device",
     ),
     Measurement(
@@ -58,6 +66,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         " / sum by ($by) (rate(node_disk_reads_completed_total[$rate_interval]))",
         "avg",
         "ms",
+        LOWER,
         "average time a read took, queueing included",
     ),
     Measurement(
@@ -66,6 +75,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         " / sum by ($by) (rate(node_disk_writes_completed_total[$rate_interval]))",
         "avg",
         "ms",
+        LOWER,
         "average time a write took, queueing included",
     ),
     Measurement(
@@ -73,6 +83,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "sum by ($by) (rate(node_disk_read_bytes_total[$rate_interval])) / 2^20",
         "avg",
         "MiB/s",
+        HIGHER,
         "bytes read from block devices",
     ),
     Measurement(
@@ -80,6 +91,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "sum by ($by) (rate(node_disk_written_bytes_total[$rate_interval])) / 2^20",
         "avg",
         "MiB/s",
+        HIGHER,
         "bytes written to block devices",
     ),
     Measurement(
@@ -87,6 +99,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "8 * sum by ($by) (rate(node_network_receive_bytes_total[$rate_interval])) / 1e6",
         "avg",
         "Mbit/s",
+        HIGHER,
         "bits received on the network devices",
     ),
     Measurement(
@@ -94,6 +107,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "8 * sum by ($by) (rate(node_network_transmit_bytes_total[$rate_interval])) / 1e6",
         "avg",
         "Mbit/s",
+        HIGHER,
         "bits sent on the network devices",
     ),
     Measurement(
@@ -102,6 +116,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         " + rate(node_network_transmit_drop_total[$rate_interval]))",
         "max",
         "packets/s",
+        LOWER,
         "packets the devices dropped (full rings or backlogs)",
     ),
     Measurement(
@@ -110,6 +125,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         " + rate(node_network_transmit_errs_total[$rate_interval]))",
         "max",
         "packets/s",
+        LOWER,
         "packets the devices received or sent with errors",
     ),
     Measurement(
@@ -117,6 +133,7 @@ GOLDEN_SIGNALS: tuple[Measurement, ...] = (
         "sum by ($by) (rate(node_netstat_Tcp_RetransSegs[$rate_interval]))",
         "avg",
         "segments/s",
+        LOWER,
         "TCP segments sent again: loss or congestion on the path",
     ),
 )

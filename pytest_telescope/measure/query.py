@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 import requests
 import yaml
 
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import Metric, Sample
 
 STATISTICS = ("avg", "max", "min", "p99", "last")
 
@@ -27,13 +27,15 @@ class Measurement:
     """A PromQL expression evaluated over a test's window and reduced to one statistic per series.
 
     The expression may use ``$rate_interval`` (the range of ``rate()``) and
-    ``$by`` (the labels series are grouped by: ``role`` locally).
+    ``$by`` (the labels series are grouped by: ``role`` locally). ``better`` is
+    ``higher``, ``lower`` or ``neither`` (``samples.Metric``).
     """
 
     name: str
     promql: str
-    statistic: str = "avg"
-    unit: str = ""
+    statistic: str
+    unit: str
+    better: str
     explains: str = ""
 
     def __post_init__(self) -> None:
@@ -41,6 +43,11 @@ class Measurement:
             raise ValueError(
                 f"measurement {self.name}: statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}"
             )
+        Metric(self.unit, self.better)  # a direction that is none of higher, lower, neither raises
+
+    @property
+    def metric(self) -> Metric:
+        return Metric(self.unit, self.better)
 
     def query(self, rate_interval: str, by: str) -> str:
         return self.promql.replace("$rate_interval", rate_interval).replace("$by", by)

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(comparisons: list[Comparison]) -> list[str]:
-    """One line per metric: test, metric, A, B, unit, B/A, change, tolerance, verdict."""
-    header = ("test", "metric", "A", "B", "unit", "B/A", "change", "tolerance", "verdict")
+    """One line per metric: test, metric, the medians of A and B with their n, unit, change with
+    its 95% interval, tolerance, the Mann-Whitney p-value, verdict."""
+    header = ("test", "metric", "A median", "B median", "unit", "change", "95% CI", "tolerance", "p", "verdict")
     body = [
         (
             c.key.short_test,
@@ -66,15 +67,16 @@ def table(comparisons: list[Comparison]) -> list[str]:
             _value(c.baseline),
             _value(c.current),
             c.unit,
-            "-" if c.ratio is None else f"{c.ratio:.3f}",
             "-" if c.change is None else f"{c.change:+.1%}",
-            "-" if c.allowed_share is None else f"{c.allowed_share:.1%}",
-            c.verdict.upper() if c.verdict == REGRESSION else c.verdict,
+            "-" if c.interval is None else f"{c.interval[0]:+.1%} to {c.interval[1]:+.1%}",
+            f"{c.tolerance:.0%}",
+            "-" if c.p_value is None else f"{c.p_value:.3f}",
+            (c.verdict.upper() if c.verdict == REGRESSION else c.verdict) + (" (n=1)" if _single(c) else ""),
         )
         for c in comparisons
     ]
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    right = {2, 3, 5, 6, 7}
+    right = {2, 3, 5, 6, 7, 8}
     lines = [
         "  ".join(
             cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(cells)
@@ -86,7 +88,7 @@ def table(comparisons: list[Comparison]) -> list[str]:
 
 
 def totals(comparisons: list[Comparison], *, only_a: int, only_b: int) -> str:
-    counts = {verdict: 0 for verdict in (REGRESSION, baseline.IMPROVEMENT, baseline.CHANGED, baseline.UNCHANGED)}
+    counts = {verdict: 0 for verdict in baseline.VERDICTS}
     for comparison in comparisons:
         counts[comparison.verdict] += 1
     parts = [f"{count} {baseline.plural(verdict, count)}" for verdict, count in counts.items()]
@@ -94,8 +96,11 @@ def totals(comparisons: list[Comparison], *, only_a: int, only_b: int) -> str:
 
 
 def _value(summary: Summary) -> str:
-    text = f"{summary.median:.6g}"
-    return text if summary.n == 1 else f"{text} (n={summary.n})"
+    return f"{summary.median:.6g} (n={summary.n})"
+
+
+def _single(comparison: Comparison) -> bool:
+    return comparison.verdict == baseline.INCONCLUSIVE and comparison.p_value is None
 
 
 if __name__ == "__main__":

@@ -16,10 +16,7 @@ from typing import Iterable
 
 from pytest_telescope import units
 from pytest_telescope.history.baseline import (
-    CHANGED,
-    IMPROVEMENT,
-    REGRESSION,
-    UNCHANGED,
+    VERDICTS,
     Tolerance,
     compare,
     group,
@@ -128,7 +125,7 @@ def _overview(rows: list[dict], metrics: list[Metric], with_baseline: bool, erro
     cards.append(("SLO verdicts", _counts(slo, ("pass", "fail", "marginal"))))
     if with_baseline:
         verdicts = [m.comparison.verdict for m in metrics if m.comparison is not None]
-        cards.append(("Against the baseline", _counts(verdicts, (REGRESSION, IMPROVEMENT, CHANGED, UNCHANGED))))
+        cards.append(("Against the baseline", _counts(verdicts, VERDICTS)))
     items = "".join(f'<div class="card"><h2>{title}</h2>{counts}</div>' for title, counts in cards)
     return f'<section class="cards">{items}</section>'
 
@@ -155,22 +152,32 @@ def _counts(values: Iterable[str], order: tuple[str, ...]) -> str:
 
 def _table(metrics: list[Metric], with_baseline: bool) -> str:
     header = "<tr><th>test</th><th>metric</th><th>median</th><th>95% CI</th><th>n</th><th>unit</th><th>SLO</th>"
-    header += "<th>baseline</th><th>change</th></tr>" if with_baseline else "</tr>"
+    header += (
+        "<th>baseline median</th><th>change (95% CI)</th><th>tolerance</th><th>against the baseline</th></tr>"
+        if with_baseline
+        else "</tr>"
+    )
     lines = []
     for m in metrics:
         ci = "-" if m.summary.n == 1 else f"{number(m.summary.low)} – {number(m.summary.high)}"
         slo = "marginal" if m.marginal else m.slo
         slo_text = "-" if m.slo == "none" else f"{slo} ({escape('; '.join(limit.text for limit in m.limits))})"
         c = m.comparison
-        base = "-" if c is None else f'{number(c.baseline.median)} <span class="verdict {c.verdict}">{c.verdict}</span>'
-        change = "-" if c is None or c.change is None else f"{c.change:+.1%}"
+        base = "-" if c is None else f"{number(c.baseline.median)} (n={c.baseline.n})"
+        change = "-" if c is None else escape(c.change_text)
+        tolerance = "-" if c is None else f"{c.tolerance:.0%}"
+        verdict = "-" if c is None else f'<span class="verdict {c.verdict}">{c.verdict}</span> ({escape(c.reason)})'
         attention = ' data-attention="1"' if m.needs_attention else ""
         title = f' title="{escape(c.message)}"' if c is not None else ""
         lines.append(
             f"<tr{attention}{title}><td>{escape(m.key.short_test)}</td><td>{escape(m.key.name)}</td>"
             f'<td class="num">{number(m.summary.median)}</td><td class="num">{ci}</td><td class="num">{m.summary.n}</td>'
             f'<td>{escape(m.unit)}</td><td class="slo {slo}">{slo_text}</td>'
-            + (f'<td class="num">{base}</td><td class="num">{change}</td>' if with_baseline else "")
+            + (
+                f'<td class="num">{base}</td><td class="num">{change}</td><td class="num">{tolerance}</td><td>{verdict}</td>'
+                if with_baseline
+                else ""
+            )
             + "</tr>"
         )
     return f'<table class="metrics"><thead>{header}</thead><tbody>{"".join(lines)}</tbody></table>'
@@ -237,7 +244,7 @@ table {{ border-collapse: collapse; font-size: 13px; margin-top: 8px; }}
 th, td {{ border-bottom: 1px solid #d8dee4; padding: 3px 10px; text-align: left; white-space: nowrap; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.slo.fail, .verdict.regression {{ color: #cf222e; font-weight: 600; }} td.slo.pass, .verdict.improvement {{ color: #1a7f37; }}
-td.slo.marginal, .verdict.changed {{ color: #9a6700; font-weight: 600; }} .verdict.unchanged {{ color: #57606a; }}
+td.slo.marginal, .verdict.changed {{ color: #9a6700; font-weight: 600; }} .verdict.unchanged, .verdict.inconclusive {{ color: #57606a; }}
 tr[data-attention] td:first-child {{ box-shadow: inset 3px 0 #cf222e; }}
 .plots {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px 20px; }}
 details {{ margin: 12px 0; }} summary {{ cursor: pointer; font-weight: 600; color: #57606a; }}

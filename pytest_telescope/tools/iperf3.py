@@ -5,20 +5,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import HIGHER, LOWER, NEITHER, Metric, Sample
 from pytest_telescope.tools._json import JsonOutput, load
+from pytest_telescope.tools._params import ParameterError
 
-METRICS: dict[str, str] = {
-    "throughput_sent": "Mbit/s",
-    "throughput_received": "Mbit/s",
-    "retransmits": "count",
-    "rtt_mean": "us",
-    "cpu_local": "%",
-    "cpu_remote": "%",
-    "jitter": "ms",
-    "lost_percent": "%",
-    "lost_packets": "count",
-    "packets": "count",
+METRICS: dict[str, Metric] = {
+    "throughput_sent": Metric("Mbit/s", HIGHER),
+    "throughput_received": Metric("Mbit/s", HIGHER),
+    "retransmits": Metric("count", LOWER),
+    "rtt_mean": Metric("us", LOWER),
+    "cpu_local": Metric("%", LOWER),
+    "cpu_remote": Metric("%", LOWER),
+    "jitter": Metric("ms", LOWER),
+    "lost_percent": Metric("%", LOWER),
+    "lost_packets": Metric("count", LOWER),
+    # How many datagrams the sender's rate fit in the test's time: set by the case, not a result.
+    "packets": Metric("count", NEITHER),
 }
 
 PROTOCOLS = ("tcp", "udp")
@@ -26,9 +28,13 @@ _BANDWIDTH = re.compile(r"\d+(\.\d+)?[kmgtKMGT]?(/\d+)?")
 
 
 def server_command(port: int, bind: str | None = None) -> list[str]:
-    """A foreground server that serves one test and exits (``-1``)."""
+    """A foreground server that serves one test and exits (``-1``).
+
+    ``-J`` makes the server's report JSON, which a client with ``--get-server-output``
+    receives: the only RTTs of a direction the server sends (``-R``, ``--bidir``).
+    """
     _check_port(port)
-    command = ["iperf3", "-s", "-1", "-p", str(port)]
+    command = ["iperf3", "-s", "-1", "-J", "-p", str(port)]
     if bind:
         command += ["-B", bind]
     return command
@@ -43,105 +49,138 @@ def command(
     parallel: int = 1,
     bandwidth: str | int | None = None,
     reverse: bool = False,
+    bidir: bool = False,
     omit: int = 0,
 ) -> list[str]:
     """A client run with JSON output.
 
     ``bandwidth`` is iperf3's ``-b``: bits/s as an int, or a string such as "500M";
-    0 means unlimited. Without it iperf3 sends UDP at only 1 Mbit/s.
+    0 means unlimited. Without it iperf3 sends UDP at only 1 Mbit/s. ``reverse``
+    makes the server send; ``bidir`` sends both ways at once.
     """
     _check_port(port)
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    if not _is_int(duration) or duration <= 0:
-        raise ValueError(f"duration must be a whole number of seconds > 0, got {duration!r}")
-    if not _is_int(parallel) or parallel < 1:
-        raise ValueError(f"parallel must be an integer >= 1, got {parallel!r}")
-    if not _is_int(omit) or omit < 0:
-        raise ValueError(f"omit must be a whole number of seconds >= 0, got {omit!r}")
+    check(protocol=protocol, duration=duration, parallel=parallel, bandwidth=bandwidth, reverse=reverse, bidir=bidir, omit=omit)
     command = ["iperf3", "-c", server, "-p", str(port), "-t", str(duration), "-P", str(parallel), "--json"]
     if protocol == "udp":
         command.append("-u")
     if bandwidth is not None:
-        command += ["-b", _bandwidth(bandwidth)]
+        command += ["-b", str(bandwidth)]
     if reverse:
         command.append("-R")
+    if bidir:
+        command.append("--bidir")
+    if reverse or bidir:
+        command.append("--get-server-output")
     if omit:
         command += ["-O", str(omit)]
     return command
+
+
+def check(
+    *,
+    protocol: str = "tcp",
+    duration: int = 10,
+    parallel: int = 1,
+    bandwidth: str | int | None = None,
+    reverse: bool = False,
+    bidir: bool = False,
+    omit: int = 0,
+) -> None:
+    """Raise ``ParameterError`` naming the first parameter iperf3 would not accept."""
+    if protocol not in PROTOCOLS:
+        raise ParameterError("protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if not _is_int(duration) or duration <= 0:
+        raise ParameterError("duration", f"must be a whole number of seconds > 0, got {duration!r}")
+    if not _is_int(parallel) or parallel < 1:
+        raise ParameterError("parallel", f"must be an integer >= 1, got {parallel!r}")
+    if not _is_int(omit) or omit < 0:
+        raise ParameterError("omit", f"must be a whole number of seconds >= 0, got {omit!r}")
+    if bandwidth is not None and not (
+        (_is_int(bandwidth) and bandwidth >= 0) or (isinstance(bandwidth, str) and _BANDWIDTH.fullmatch(bandwidth))
+    ):
+        raise ParameterError("bandwidth", f'must be bits/s as an int >= 0 or a string like "500M", got {bandwidth!r}')
+    if reverse and bidir:
+        raise ParameterError("bidir", "and reverse exclude each other: bidir already sends both ways")
 
 
 def parse(output: str, command: list[str] | str = "iperf3") -> list[Sample]:
     """Samples from the client's ``--json`` output; raises ToolError on a reported error or unreadable output.
 
     iperf3 3.12 exits 0 even when it cannot connect: only the ``error`` key tells.
+    With ``--bidir`` each direction's samples have the label ``direction``:
+    ``forward`` (client to server) or ``reverse``. ``rtt_mean`` is the mean RTT
+    the sending side's TCP measured: with ``-R`` and ``--bidir`` the server's,
+    from ``server_output_json`` (left out without it).
     """
     out = load(output, command, "iperf3 --json output")
     if "error" in out.data:
         raise out.error(f"iperf3 reported: {out.data['error']}")
-    samples = _udp(out) if out.get("start", "test_start", "protocol") == "UDP" else _tcp(out)
+    udp = out.get("start", "test_start", "protocol") == "UDP"
+    end = out.get("end")
+    if "sum_sent_bidir_reverse" in end:
+        samples = _direction(out, udp, "", {"direction": "forward"}, _client_rtts(out))
+        samples += _direction(out, udp, "_bidir_reverse", {"direction": "reverse"}, _server_rtts(out))
+    else:
+        reverse = bool(out.get("start", "test_start").get("reverse"))
+        samples = _direction(out, udp, "", {}, _server_rtts(out) if reverse else _client_rtts(out))
     return samples + [
         _sample("cpu_local", out.number("end", "cpu_utilization_percent", "host_total")),
         _sample("cpu_remote", out.number("end", "cpu_utilization_percent", "remote_total")),
     ]
 
 
-def _tcp(out: JsonOutput) -> list[Sample]:
-    samples = [
-        _sample("throughput_sent", out.number("end", "sum_sent", "bits_per_second") / 1e6),
-        _sample("throughput_received", out.number("end", "sum_received", "bits_per_second") / 1e6),
-    ]
-    if "retransmits" in out.get("end", "sum_sent"):
-        samples.append(_sample("retransmits", out.number("end", "sum_sent", "retransmits")))
-    streams = out.get("end", "streams")
-    # With -R the server sends, and the client's output gives its RTTs as 0 instead of leaving them out.
-    if streams and all(_local_rtt(stream) for stream in streams):
-        rtts = [out.number("end", "streams", i, "sender", "mean_rtt") for i in range(len(streams))]
-        samples.append(_sample("rtt_mean", sum(rtts) / len(rtts)))
+def _direction(out: JsonOutput, udp: bool, suffix: str, labels: dict[str, str], rtts: list[float]) -> list[Sample]:
+    """The samples of one direction: ``end.sum_sent<suffix>`` and ``end.sum_received<suffix>``."""
+    end = out.get("end")
+    sent, received = f"sum_sent{suffix}", f"sum_received{suffix}"
+    if udp and not (sent in end and received in end):
+        # iperf3 before 3.11 has only "sum": the sender's rate with the receiver's jitter and loss.
+        sent = received = "sum"
+    samples = [_sample("throughput_sent", out.number("end", sent, "bits_per_second") / 1e6, labels)]
+    if received != sent:
+        samples.append(_sample("throughput_received", out.number("end", received, "bits_per_second") / 1e6, labels))
+    if udp:
+        return samples + [
+            _sample("jitter", out.number("end", received, "jitter_ms"), labels),
+            _sample("lost_percent", out.number("end", received, "lost_percent"), labels),
+            _sample("lost_packets", out.number("end", received, "lost_packets"), labels),
+            _sample("packets", out.number("end", received, "packets"), labels),
+        ]
+    if "retransmits" in out.get("end", sent):
+        samples.append(_sample("retransmits", out.number("end", sent, "retransmits"), labels))
+    if rtts:
+        samples.append(_sample("rtt_mean", sum(rtts) / len(rtts), labels))
     return samples
 
 
-def _local_rtt(stream: Any) -> bool:
-    sender = stream.get("sender", {}) if isinstance(stream, dict) else {}
-    return "mean_rtt" in sender and sender.get("sender", True) is True
+def _client_rtts(out: JsonOutput) -> list[float]:
+    return _sender_rtts(out.get("end").get("streams", []))
 
 
-def _udp(out: JsonOutput) -> list[Sample]:
-    end = out.get("end")
-    # iperf3 >= 3.11 splits the totals into sum_sent and sum_received. Older versions have only
-    # "sum": the sender's rate with the receiver's jitter and loss.
-    if "sum_sent" in end and "sum_received" in end:
-        received = "sum_received"
-        samples = [
-            _sample("throughput_sent", out.number("end", "sum_sent", "bits_per_second") / 1e6),
-            _sample("throughput_received", out.number("end", "sum_received", "bits_per_second") / 1e6),
-        ]
-    else:
-        received = "sum"
-        samples = [_sample("throughput_sent", out.number("end", "sum", "bits_per_second") / 1e6)]
-    return samples + [
-        _sample("jitter", out.number("end", received, "jitter_ms")),
-        _sample("lost_percent", out.number("end", received, "lost_percent")),
-        _sample("lost_packets", out.number("end", received, "lost_packets")),
-        _sample("packets", out.number("end", received, "packets")),
-    ]
+def _server_rtts(out: JsonOutput) -> list[float]:
+    """The server's RTTs, from ``--get-server-output`` of a server run with ``-J``."""
+    server = out.data.get("server_output_json")
+    streams = server.get("end", {}).get("streams", []) if isinstance(server, dict) else []
+    return _sender_rtts(streams)
 
 
-def _sample(metric: str, value: float) -> Sample:
-    return Sample(metric, value, METRICS[metric])
+def _sender_rtts(streams: list[Any]) -> list[float]:
+    """``mean_rtt`` of the streams this side sent; a receiving side reports 0 or a meaningless ACK RTT."""
+    rtts = []
+    for stream in streams:
+        sender = stream.get("sender", {}) if isinstance(stream, dict) else {}
+        if sender.get("sender", True) is True and isinstance(sender.get("mean_rtt"), (int, float)) and sender["mean_rtt"] > 0:
+            rtts.append(float(sender["mean_rtt"]))
+    return rtts
+
+
+def _sample(metric: str, value: float, labels: dict[str, str] | None = None) -> Sample:
+    return Sample(metric, value, METRICS[metric].unit, dict(labels or {}))
 
 
 def _check_port(port: int) -> None:
     if not _is_int(port) or not 1 <= port <= 65535:
         raise ValueError(f"port must be an integer from 1 to 65535, got {port!r}")
-
-
-def _bandwidth(bandwidth: str | int) -> str:
-    if _is_int(bandwidth) and bandwidth >= 0:
-        return str(bandwidth)
-    if isinstance(bandwidth, str) and _BANDWIDTH.fullmatch(bandwidth):
-        return bandwidth
-    raise ValueError(f'bandwidth must be bits/s as an int >= 0 or a string like "500M", got {bandwidth!r}')
 
 
 def _is_int(value: object) -> bool:

@@ -24,7 +24,7 @@ import yaml
 
 from pytest_telescope import process
 from pytest_telescope.errors import ToolError
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import HIGHER, LOWER, NEITHER, Metric, Sample
 from pytest_telescope.tools._json import JsonOutput, load
 
 RUNNER_IMAGE = "ghcr.io/azure/kperf:0.3.4"
@@ -50,15 +50,16 @@ REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
 }
 CONTENT_TYPES = ("json", "protobuf")
 
-METRICS: dict[str, str] = {
-    "requests": "count",
-    "errors": "count",
-    "error_rate": "%",
-    "duration": "s",
-    "request_rate": "req/s",
-    "received_bytes": "B",
-    **{f"latency_{name}": "s" for name in PERCENTILES.values()},
-    **{f"url_latency_{name}": "s" for name in PERCENTILES.values()},
+METRICS: dict[str, Metric] = {
+    # Every request sent, answered or failed: runners x the load profile's total, set by the case.
+    "requests": Metric("count", NEITHER),
+    "errors": Metric("count", LOWER),
+    "error_rate": Metric("%", LOWER),
+    "duration": Metric("s", LOWER),
+    "request_rate": Metric("req/s", HIGHER),
+    "received_bytes": Metric("B", NEITHER),
+    **{f"latency_{name}": Metric("s", LOWER) for name in PERCENTILES.values()},
+    **{f"url_latency_{name}": Metric("s", LOWER) for name in PERCENTILES.values()},
 }
 
 # In the scenario's ``slo:`` format. 30 s is the upstream API call latency SLO for
@@ -232,7 +233,9 @@ def run(
     try:
         process.run(command(kperf, kubeconfig, str(work_dir), **params), timeout=timeout, echo=echo)
         argv = runner_group_result_command(kperf, kubeconfig)
-        samples = parse(process.run(argv, timeout=timeout, echo=echo).stdout, argv)
+        runner_group = {**_defaults(), **params}
+        expected = runner_group["runners"] * runner_group["total"]
+        samples = parse(process.run(argv, timeout=timeout, echo=echo).stdout, argv, expected=expected)
     except BaseException:
         # The first error is the one to show; the runner group is removed all the same.
         process.run(delete, timeout=600, check=False, echo=echo)
@@ -241,27 +244,40 @@ def run(
     return samples
 
 
-def parse(output: str, command: list[str] | str = "kperf") -> list[Sample]:
+def parse(output: str, command: list[str] | str = "kperf", *, expected: int = 0) -> list[Sample]:
     """Samples from a kperf result: a runkperf bench report (``result`` inside), a runner or
-    runner group report, or a multi-spec report (its ``aggregated`` totals)."""
+    runner group report, or a multi-spec report (its ``aggregated`` totals).
+
+    ``total`` counts only the answered requests: kperf builds it from the latencies
+    it observed and counts failures apart (runner/utils.go, request/schedule.go), so
+    ``requests`` is total + errors and the error rate errors / (total + errors).
+    Fewer requests than ``expected`` (runners x the load profile's total; a bench
+    report's own ``loadSpec`` when not given) means a runner's report is missing.
+    """
     out = load(output, command, "kperf result JSON", skip_text=True)
     path = next(((key,) for key in ("result", "aggregated") if key in out.data), ())
     report = out.get(*path) if path else out.data
-    requests = out.number(*path, "total")
-    if not requests:
-        raise out.error("kperf sent no request (total is 0)")
     errors = _errors(report)
+    requests = out.number(*path, "total") + errors
+    if not requests:
+        raise out.error("kperf sent no request (total and errors are 0)")
+    expected = expected or _bench_expected(out)
+    if requests < expected:
+        raise out.error(
+            f"{requests:.0f} requests answered or failed, expected {expected} (runners x the load profile's total):"
+            " a runner's report is missing"
+        )
     try:
         seconds = _duration_seconds(str(out.get(*path, "duration")))
     except ValueError as error:
         raise out.error(str(error)) from None
     samples = [
-        Sample("requests", requests, "count"),
-        Sample("errors", errors, "count"),
-        Sample("error_rate", 100 * errors / requests, "%"),
-        Sample("duration", seconds, "s"),
-        Sample("request_rate", requests / seconds if seconds else 0.0, "req/s"),
-        Sample("received_bytes", out.number(*path, "totalReceivedBytes"), "B"),
+        _sample("requests", requests),
+        _sample("errors", errors),
+        _sample("error_rate", 100 * errors / requests),
+        _sample("duration", seconds),
+        _sample("request_rate", requests / seconds if seconds else 0.0),
+        _sample("received_bytes", out.number(*path, "totalReceivedBytes")),
         *_percentile_samples(out, (*path, "percentileLatencies"), "latency", {}),
     ]
     for key in sorted(report.get("percentileLatenciesByURL") or {}):
@@ -269,6 +285,20 @@ def parse(output: str, command: list[str] | str = "kperf") -> list[Sample]:
         labels = {"method": method.group(1), "url": method.group(2)} if method else {"url": key}
         samples += _percentile_samples(out, (*path, "percentileLatenciesByURL", key), "url_latency", labels)
     return samples
+
+
+def _sample(metric: str, value: float, labels: dict[str, str] | None = None) -> Sample:
+    return Sample(metric, value, METRICS[metric].unit, dict(labels or {}))
+
+
+def _bench_expected(out: JsonOutput) -> int:
+    """runners x total of a bench report's ``loadSpec``; 0 when it has none or runs by duration."""
+    spec = out.data.get("loadSpec")
+    if not isinstance(spec, dict):
+        return 0
+    total = (spec.get("loadProfile") or {}).get("spec", {}).get("total", 0)
+    count = spec.get("count", 0)
+    return count * total if _is_int(count) and _is_int(total) else 0
 
 
 def _duration_seconds(text: str) -> float:
@@ -307,7 +337,7 @@ def _percentile_samples(out: JsonOutput, keys: tuple[str, ...], prefix: str, lab
     for index in range(len(pairs)):
         name = PERCENTILES.get(out.number(*keys, index, 0))
         if name is not None:
-            samples.append(Sample(f"{prefix}_{name}", out.number(*keys, index, 1), "s", labels))
+            samples.append(_sample(f"{prefix}_{name}", out.number(*keys, index, 1), labels))
     return samples
 
 

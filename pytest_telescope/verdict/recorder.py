@@ -8,18 +8,25 @@ to the controller, as plain data), and the controller turns them into rows
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import dataclasses
+from collections import Counter
+from typing import Collection, Iterable, Mapping, Sequence
 
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.history.stats import median_samples
 from pytest_telescope.rows import rows, utc_now
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import Metric, Sample
 from pytest_telescope.verdict.slo import SLOViolation, Threshold, Verdict, evaluate
 
 
 class Recorder:
-    """Collects one test's samples and judges them against its thresholds."""
+    """Collects one test's samples and judges them against its thresholds.
+
+    ``metrics`` declares the unit and direction of the metrics the test records
+    (its scenario's: the tool's and the measurements'); ``judged`` names those a
+    baseline comparison judges. A metric ``metrics`` does not know has no direction.
+    """
 
     def __init__(
         self,
@@ -32,8 +39,12 @@ class Recorder:
         nodeid: str = "",
         baseline_rows: Sequence[dict] = (),
         tolerance: Tolerance = Tolerance(),
+        metrics: Mapping[str, Metric] | None = None,
+        judged: Collection[str] = (),
     ):
         self.cloud, self.benchmark, self.case, self.params = cloud, benchmark, case, params
+        self.metrics = dict(metrics or {})
+        self.judged = frozenset(judged)
         self.thresholds = list(thresholds)
         self.nodeid = nodeid
         self.baseline_rows = list(baseline_rows)
@@ -55,14 +66,20 @@ class Recorder:
         self, metric: str, *, min: float | None = None, max: float | None = None, unit: str, labels: dict | None = None
     ) -> None:
         """Add a threshold from the test itself, next to the scenario's; with ``labels``,
-        it judges only the samples of ``metric`` whose labels have these values."""
+        it judges only the samples of ``metric`` whose labels have these values.
+        Called again by a repeat of the test, it adds nothing new."""
         for op, limit in ((">=", min), ("<=", max)):
-            if limit is not None:
-                self.thresholds.append(Threshold(metric, op, limit, unit, labels=dict(labels or {})))
+            threshold = Threshold(metric, op, limit, unit, labels=dict(labels or {}))
+            if limit is not None and threshold not in self.thresholds:
+                self.thresholds.append(threshold)
 
     def verdicts(self) -> list[Verdict]:
         """Thresholds judged on the median of each metric's repeats."""
-        return evaluate(self.thresholds, median_samples(sample for _, _, sample in self.samples))
+        repeats = Counter(_series(sample) for _, _, sample in self.samples)
+        verdicts = evaluate(self.thresholds, median_samples(sample for _, _, sample in self.samples))
+        return [
+            dataclasses.replace(v, n=repeats[_series(v.sample)]) if v.sample is not None else v for v in verdicts
+        ]
 
     def check(self) -> None:
         """Raise ``SLOViolation`` naming every threshold the medians missed, else
@@ -90,6 +107,8 @@ class Recorder:
                     "metric": sample.metric,
                     "value": sample.value,
                     "unit": sample.unit,
+                    "better": self.metrics[sample.metric].better if sample.metric in self.metrics else None,
+                    "judged": sample.metric in self.judged,
                     "labels": dict(sample.labels),
                     "slo": {
                         "verdict": "none" if not judged else "pass" if all(v.passed for v in judged) else "fail",
@@ -108,4 +127,8 @@ class Recorder:
 
 
 def _same_series(one: Sample, other: Sample) -> bool:
-    return one.metric == other.metric and one.labels == other.labels
+    return _series(one) == _series(other)
+
+
+def _series(sample: Sample) -> tuple:
+    return sample.metric, tuple(sorted(sample.labels.items()))

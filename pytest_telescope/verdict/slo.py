@@ -51,10 +51,12 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One threshold judged against one sample (or against no sample at all)."""
+    """One threshold judged against one sample (or against no sample at all);
+    ``n`` > 1 when the sample is the median of that many repeats."""
 
     threshold: Threshold
     sample: Sample | None
+    n: int = 1
 
     @property
     def passed(self) -> bool:
@@ -71,8 +73,9 @@ class Verdict:
             return f"{t.metric}{_labels(t.labels)} was not measured, expected {t.op} {_number(t.limit)} {t.unit}"
         if self.incomparable:
             return f"{t.metric} is measured in {self.sample.unit}, which cannot be compared with {t.unit}"
+        median = f" (median of {self.n})" if self.n > 1 else ""
         return (
-            f"{t.metric}{_labels(self.sample.labels)} = {_number(self.sample.value)} {self.sample.unit}, "
+            f"{t.metric}{_labels(self.sample.labels)} = {_number(self.sample.value)} {self.sample.unit}{median}, "
             f"expected {t.op} {_number(t.limit)} {t.unit}"
         )
 

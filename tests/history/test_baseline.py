@@ -9,20 +9,18 @@ from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import (
     CHANGED,
     IMPROVEMENT,
+    INCONCLUSIVE,
     REGRESSION,
     UNCHANGED,
     BaselineError,
     BaselineRegression,
     Key,
     Tolerance,
-    better,
     compare,
     judge,
     key,
     load,
 )
-from pytest_telescope.history.stats import summarize
-from pytest_telescope.tools import iperf3
 
 DATA = Path(__file__).parents[1] / "data"
 BASELINE = DATA / "rows-baseline.jsonl"  # three real runs of the same five cases
@@ -42,6 +40,8 @@ def row(value, *, metric="throughput_received", unit="Mbit/s", test="t.py::test_
         "labels": {},
         "value": value,
         "unit": unit,
+        "better": "higher",
+        "judged": True,
         "outcome": "passed",
     }
     return {**base, **fields}
@@ -143,101 +143,99 @@ def test_tolerance_must_be_a_percentage(text):
         Tolerance.parse(text)
 
 
-# Which way is better
-
-
-@pytest.mark.parametrize(
-    ("benchmark", "metric", "unit", "expected"),
-    [
-        ("iperf3", "throughput_received", "Mbit/s", "higher"),
-        ("iperf3", "rtt_mean", "us", "lower"),
-        ("iperf3", "jitter", "ms", "lower"),
-        ("fio", "read_iops", "IOPS", "higher"),
-        ("fio", "write_bandwidth", "MiB/s", "higher"),
-        ("fio", "read_clat_p99", "us", "lower"),
-        ("iperf3", "cpu_local", "%", None),
-        ("iperf3", "packets", "count", None),
-        ("kperf", "request_rate", "req/s", "higher"),
-        ("clusterloader2", "scheduling_throughput_p50", "pods/s", "higher"),
-        ("clusterloader2", "pod_startup_p99", "ms", "lower"),
-        ("kperf", "received_bytes", "B", None),
-        ("test_custom", "upload", "Gbit/s", "higher"),
-    ],
-)
-def test_better_follows_the_unit(benchmark, metric, unit, expected):
-    assert better(benchmark, metric, unit) == expected
-
-
-def test_a_tool_s_better_table_decides_first(monkeypatch):
-    monkeypatch.setattr(iperf3, "BETTER", {"retransmits": "lower", "rtt_mean": "higher"}, raising=False)
-    assert better("iperf3", "retransmits", "count") == "lower"
-    assert better("iperf3", "rtt_mean", "us") == "higher"
-
-
 # Judging one metric
 
+SEPARATED_BELOW = [70.0, 72.0, 74.0, 76.0, 78.0]  # all five below all of BASE
+BASE = [95.0, 98.0, 100.0, 102.0, 105.0]
 
-def test_a_drop_beyond_the_tolerance_of_a_higher_is_better_metric_is_a_regression():
-    comparison = judge(KEY, "Mbit/s", summarize([90.0]), summarize([100.0]), "higher", 0.05)
+
+def test_one_value_a_side_is_inconclusive_whatever_the_change():
+    comparison = judge(KEY, "Mbit/s", [50.0], [100.0], "higher", 0.05)
+    assert (comparison.verdict, comparison.reason) == (
+        INCONCLUSIVE,
+        "n=1, and the baseline has no history to show its spread",
+    )
+    assert comparison.change == pytest.approx(-0.5)
+
+
+def test_one_value_within_the_tolerance_is_unchanged():
+    assert judge(KEY, "Mbit/s", [96.0], [100.0], "higher", 0.05).verdict == UNCHANGED
+
+
+def test_one_value_within_the_spread_of_the_baseline_s_history_is_inconclusive():
+    comparison = judge(KEY, "Mbit/s", [75.0], [80.0, 100.0, 110.0], "higher", 0.05)
+    assert comparison.verdict == INCONCLUSIVE  # 25 below the median; the history spans 30
+    assert comparison.reason == "n=1, within the baseline's spread (80 to 110 Mbit/s)"
+
+
+def test_one_value_beyond_the_tolerance_and_the_history_s_spread_is_judged():
+    assert judge(KEY, "Mbit/s", [65.0], [80.0, 100.0, 110.0], "higher", 0.05).verdict == REGRESSION
+    assert judge(KEY, "us", [65.0], [80.0, 100.0, 110.0], "lower", 0.05).verdict == IMPROVEMENT
+
+
+def test_repeats_wholly_below_the_baseline_s_are_a_regression_with_p_and_interval():
+    comparison = judge(KEY, "Mbit/s", SEPARATED_BELOW, BASE, "higher", 0.05)
     assert comparison.verdict == REGRESSION
-    assert comparison.change == pytest.approx(-0.10)
-    assert comparison.ratio == pytest.approx(0.9)
+    assert comparison.p_value == pytest.approx(2 / 252)
+    low, high = comparison.interval
+    assert low < comparison.change < high < -0.05
+    assert comparison.change == pytest.approx(-0.26)
 
 
-def test_a_drop_within_the_tolerance_is_unchanged():
-    assert judge(KEY, "Mbit/s", summarize([96.0]), summarize([100.0]), "higher", 0.05).verdict == UNCHANGED
+def test_repeats_that_mix_with_the_baseline_s_are_inconclusive_whatever_the_tolerance():
+    comparison = judge(KEY, "Mbit/s", [80.0, 96.0, 99.0, 101.0, 85.0], BASE, "higher", 0.01)
+    assert comparison.verdict == INCONCLUSIVE
+    assert comparison.p_value > 0.05
+    assert "may be noise" in comparison.reason
+
+
+def test_a_real_difference_whose_interval_reaches_into_the_tolerance_is_inconclusive():
+    # Every repeat is lower, so the test sees a difference; the median is 12% lower, but two repeats are within 10%.
+    comparison = judge(KEY, "Mbit/s", [83.0, 86.0, 88.0, 91.0, 94.0], BASE, "higher", 0.10)
+    assert comparison.p_value < 0.05
+    assert comparison.verdict == INCONCLUSIVE
+    assert comparison.reason.endswith("but the 95% CI of the change reaches within the tolerance")
 
 
 def test_a_rise_of_a_lower_is_better_metric_is_a_regression_and_a_fall_an_improvement():
-    assert judge(KEY, "us", summarize([130.0]), summarize([100.0]), "lower", 0.05).verdict == REGRESSION
-    assert judge(KEY, "us", summarize([70.0]), summarize([100.0]), "lower", 0.05).verdict == IMPROVEMENT
+    higher = [x * 1.3 for x in BASE]
+    lower = [x * 0.7 for x in BASE]
+    assert judge(KEY, "us", higher, BASE, "lower", 0.05).verdict == REGRESSION
+    assert judge(KEY, "us", lower, BASE, "lower", 0.05).verdict == IMPROVEMENT
 
 
-def test_a_metric_with_no_better_direction_is_only_changed():
-    assert judge(KEY, "%", summarize([60.0]), summarize([40.0]), None, 0.05).verdict == CHANGED
+def test_fewer_retransmits_per_second_are_an_improvement_not_a_regression():
+    retransmits = Key("t", (), "network_tcp_retransmits", ())
+    assert judge(retransmits, "segments/s", [1.0, 2.0, 1.5, 1.2, 1.1], [9.0, 10.0, 11.0, 12.0, 10.5], "lower", 0.05).verdict == IMPROVEMENT
 
 
-def test_overlapping_confidence_intervals_are_noise_whatever_the_tolerance():
-    current, base = summarize([80.0, 95.0, 105.0]), summarize([90.0, 100.0, 110.0])
-    comparison = judge(KEY, "Mbit/s", current, base, "higher", 0.01)
-    assert comparison.verdict == UNCHANGED
-    assert comparison.allowed_share == pytest.approx(0.20)  # (105 - 95) + (100 - 90), of 100
+def test_a_metric_better_neither_way_is_only_changed():
+    assert judge(KEY, "count", [x * 2 for x in BASE], BASE, "neither", 0.05).verdict == CHANGED
+    assert judge(KEY, "count", [x * 2 for x in BASE], BASE, None, 0.05).verdict == CHANGED
 
 
-def test_disjoint_confidence_intervals_beyond_the_tolerance_are_a_regression():
-    current, base = summarize([70.0, 75.0, 80.0]), summarize([90.0, 100.0, 110.0])
-    assert judge(KEY, "Mbit/s", current, base, "higher", 0.05).verdict == REGRESSION
-
-
-def test_a_single_run_inside_the_baseline_s_range_is_noise():
-    assert judge(KEY, "Mbit/s", summarize([85.0]), summarize([80.0, 100.0, 110.0]), "higher", 0.05).verdict == UNCHANGED
-
-
-def test_a_single_run_below_the_baseline_s_range_is_a_regression():
-    assert (
-        judge(KEY, "Mbit/s", summarize([75.0]), summarize([80.0, 100.0, 110.0]), "higher", 0.05).verdict == REGRESSION
+def test_the_message_gives_both_medians_n_the_change_its_interval_and_the_tolerance():
+    comparison = judge(KEY, "Mbit/s", SEPARATED_BELOW, BASE, "higher", 0.05)
+    low, high = comparison.interval
+    assert comparison.message == (
+        "throughput_received = 74 Mbit/s (median of 5), baseline 100 Mbit/s (median of 5): "
+        f"-26.0% (95% CI {low:+.1%} to {high:+.1%}), tolerance 5%, higher is better: "
+        "regression (Mann-Whitney U p = 0.008)"
     )
 
 
-def test_the_message_gives_both_values_the_change_and_the_tolerance():
-    comparison = judge(KEY, "Mbit/s", summarize([90.0]), summarize([100.0]), "higher", 0.05)
+def test_the_message_of_one_value_a_side_says_n_1():
+    comparison = judge(KEY, "Mbit/s", [90.0], [100.0], "higher", 0.05)
     assert comparison.message == (
-        "throughput_received = 90 Mbit/s, baseline 100 Mbit/s: -10.0%, higher is better, tolerance 5%"
-    )
-
-
-def test_the_message_says_when_the_samples_spread_widened_the_tolerance():
-    comparison = judge(KEY, "Mbit/s", summarize([70.0, 75.0, 80.0]), summarize([90.0, 100.0, 130.0]), "higher", 0.05)
-    assert comparison.message == (
-        "throughput_received = 75 Mbit/s (median of 3), baseline 100 Mbit/s (median of 3): -25.0%, "
-        "higher is better, tolerance 15.0% (the spread of the samples; setting 5%)"
+        "throughput_received = 90 Mbit/s (n=1), baseline 100 Mbit/s (n=1): -10.0%, tolerance 5%, "
+        "higher is better: inconclusive (n=1, and the baseline has no history to show its spread)"
     )
 
 
 def test_a_baseline_of_zero_has_no_relative_change():
-    comparison = judge(KEY, "%", summarize([0.5]), summarize([0.0]), "lower", 0.05)
-    assert (comparison.verdict, comparison.change, comparison.ratio) == (REGRESSION, None, None)
-    assert comparison.message.endswith("from 0, lower is better, no tolerance: a share of a baseline of 0 is 0")
+    comparison = judge(KEY, "%", [0.5], [0.0, 0.0, 0.0], "lower", 0.05)
+    assert (comparison.verdict, comparison.change, comparison.ratio) == (INCONCLUSIVE, None, None)
+    assert "from 0" in comparison.message
 
 
 # Comparing runs
@@ -255,7 +253,18 @@ def test_compare_pairs_metrics_of_the_same_test_and_params_only():
 def test_compare_converts_the_baseline_into_this_run_s_unit():
     (comparison,) = compare([row(900.0)], [row(1.0, unit="Gbit/s")])
     assert comparison.baseline.median == 1000.0
-    assert comparison.verdict == REGRESSION
+
+
+def test_compare_judges_only_the_benchmark_s_own_metrics_and_those_opted_in():
+    golden = {"metric": "disk_read_throughput", "unit": "MiB/s"}
+    current = [row(50.0), row(10.0, **golden, judged=False), row(1.0, metric="opted", judged=True)]
+    base = [row(100.0), row(100.0, **golden), row(1.0, metric="opted")]
+    assert [c.key.metric for c in compare(current, base)] == ["throughput_received", "opted"]
+
+
+def test_rows_written_before_rows_said_what_is_judged_are_not_judged():
+    old = {k: v for k, v in row(50.0).items() if k not in ("better", "judged")}
+    assert compare([old], [row(100.0)]) == []
 
 
 def test_compare_refuses_units_that_do_not_measure_the_same_thing():
@@ -266,6 +275,7 @@ def test_compare_refuses_units_that_do_not_measure_the_same_thing():
 def test_compare_uses_the_per_metric_tolerance():
     current, base = [row(90.0)], [row(100.0)]
     assert compare(current, base, Tolerance.parse("5%,throughput_received=15%"))[0].verdict == UNCHANGED
+    assert compare(current, base, Tolerance.parse("5%,rtt_mean=15%"))[0].verdict == INCONCLUSIVE
 
 
 def test_a_run_against_its_own_baseline_is_unchanged():
@@ -273,27 +283,40 @@ def test_a_run_against_its_own_baseline_is_unchanged():
     assert {c.verdict for c in compare(rows, rows)} == {UNCHANGED}
 
 
-def test_one_metric_made_worse_is_the_only_regression():
+def halved_read_iops(rows: list[dict]) -> list[dict]:
+    return [{**r, "value": r["value"] / 2} if (r["test"], r["metric"]) == (RANDREAD, "read_iops") else r for r in rows]
+
+
+def test_one_run_with_one_metric_made_worse_has_it_as_its_only_regression():
     rows = load(BASELINE)
-    worse = [{**r, "value": r["value"] / 2} if (r["test"], r["metric"]) == (RANDREAD, "read_iops") else r for r in rows]
-    regressions = [c for c in compare(worse, rows) if c.verdict == REGRESSION]
+    first_run = [r for r in rows if r["run_id"] == rows[0]["run_id"]]
+    regressions = [c for c in compare(halved_read_iops(first_run), rows) if c.verdict == REGRESSION]
     assert [(c.key.test, c.key.name) for c in regressions] == [(RANDREAD, "read_iops job=telescope")]
-    assert regressions[0].change == pytest.approx(-0.5)
+
+
+def test_three_repeats_a_side_cannot_show_a_regression():
+    rows = load(BASELINE)
+    (comparison,) = [c for c in compare(halved_read_iops(rows), rows) if c.key.metric == "read_iops"]
+    assert comparison.change == pytest.approx(-0.5)
+    assert (comparison.verdict, comparison.p_value) == (INCONCLUSIVE, pytest.approx(0.1))  # 2 of 20 orders
 
 
 def test_real_runs_against_their_pooled_baseline():
     comparisons = {(c.key.test, c.key.name): c for c in compare(load(CURRENT), load(BASELINE))}
     assert len(comparisons) == 34
-    # TCP round trips over loopback swing widely: this run's 742.5 us lies above all three baseline runs.
+    # TCP round trips over loopback swing widely: this run's 742.5 us is 29% above the baseline's median,
+    # but the three baseline runs themselves spread from 196 to 648.75 us.
     rtt = comparisons[(PARALLEL4, "rtt_mean")]
-    assert (rtt.verdict, rtt.baseline.n, rtt.current.n) == (REGRESSION, 3, 1)
-    assert rtt.current.median > rtt.baseline.maximum
-    assert [name for name, c in comparisons.items() if c.verdict == REGRESSION] == [(PARALLEL4, "rtt_mean")]
+    assert (rtt.verdict, rtt.baseline.n, rtt.current.n) == (INCONCLUSIVE, 3, 1)
+    regressed = {name for name, c in comparisons.items() if c.verdict == REGRESSION}
+    # One run against three: only what moved further than the three runs spread counts.
+    assert all(abs(c.current.median - c.baseline.median) > c.baseline.maximum - c.baseline.minimum
+               for name, c in comparisons.items() if name in regressed)
 
 
 def test_baseline_regression_lists_every_regressed_metric():
-    first = judge(KEY, "Mbit/s", summarize([90.0]), summarize([100.0]), "higher", 0.05)
-    second = judge(Key("t", (), "rtt_mean", ()), "us", summarize([130.0]), summarize([100.0]), "lower", 0.05)
+    first = judge(KEY, "Mbit/s", SEPARATED_BELOW, BASE, "higher", 0.05)
+    second = judge(Key("t", (), "rtt_mean", ()), "us", [x * 1.3 for x in BASE], BASE, "lower", 0.05)
     error = BaselineRegression([first, second])
     assert str(error).splitlines() == [
         "2 regressions against the baseline:",

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from pytest_telescope.history import stats
 from pytest_telescope.history.stats import median, median_interval_rank, median_samples, summarize
 from pytest_telescope.samples import Sample
 
@@ -101,3 +102,38 @@ def test_median_samples_give_one_sample_per_metric_and_labels():
         Sample("read_iops", 300.0, "IOPS", {"job": "b"}),
         Sample("read_clat_p99", 512.0, "us", {"job": "a"}),
     ]
+
+
+# Two samples: the Mann-Whitney U test and the interval of the ratio of medians
+
+
+def test_mann_whitney_counts_every_order_of_two_small_samples():
+    # All 5 below all 5: 2 of the C(10, 5) = 252 orders are as extreme (either side).
+    assert stats.mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert stats.mann_whitney_p([1, 2, 3], [4, 5, 6]) == pytest.approx(2 / 20)
+    assert stats.mann_whitney_p([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]) == 1.0
+
+
+def test_mann_whitney_with_ties_counts_orders_of_their_mean_ranks():
+    # Ranks 1, 2.5, 2.5, 4 | 5, 6: the rank sum 10 is 4 below the expected 14. Of the 15 ways to choose
+    # 4 ranks only this one is as far; 18 on the other side is out of reach (the most is 17.5).
+    assert stats.mann_whitney_p([1, 2, 2, 3], [4, 5]) == pytest.approx(1 / 15)
+
+
+def test_mann_whitney_s_normal_approximation_agrees_with_the_exact_count(monkeypatch):
+    first = [float(x) for x in range(0, 40, 2)]  # 20 values
+    second = [x + 5.0 for x in first]
+    exact = stats.mann_whitney_p(first, second)
+    monkeypatch.setattr(stats, "EXACT_LIMIT", 10)
+    assert stats.mann_whitney_p(first, second) == pytest.approx(exact, abs=0.005)
+
+
+def test_the_ratio_interval_holds_the_ratio_of_medians_and_is_the_same_every_time():
+    current, baseline = [95.0, 100.0, 105.0, 98.0, 102.0], [190.0, 200.0, 210.0, 205.0, 195.0]
+    low, high = stats.ratio_interval(current, baseline)
+    assert low < 0.5 < high
+    assert (low, high) == stats.ratio_interval(current, baseline)
+
+
+def test_the_ratio_interval_has_no_scale_against_a_baseline_of_zeros():
+    assert stats.ratio_interval([1.0, 2.0], [0.0, 0.0]) is None

@@ -24,8 +24,8 @@ SIGNALS = {signal.name: signal for signal in GOLDEN_SIGNALS}
 def test_a_promql_error_and_an_empty_result_are_messages_and_lose_no_other_sample(prometheus, measured):
     end = time.time()
     start = end - 3 * prometheus.rate_interval
-    broken = Measurement("broken", "rate(node_cpu_seconds_total[$rate_interval]", unit="1/s")
-    absent = Measurement("absent", "node_no_such_metric", unit="count")
+    broken = Measurement("broken", "rate(node_cpu_seconds_total[$rate_interval]", "avg", "1/s", "lower")
+    absent = Measurement("absent", "node_no_such_metric", "avg", "count", "lower")
 
     samples, problems = measured([broken, SIGNALS["cpu_utilization"], absent], start, end)
 
@@ -72,15 +72,15 @@ def test_reduce_refuses_nothing_and_unknown_statistics():
 
 def test_a_measurement_names_its_statistic_and_substitutes_its_placeholders():
     with pytest.raises(ValueError, match="measurement x: statistic must be one of avg, max, min, p99, last, got 'p95'"):
-        Measurement("x", "up", "p95")
+        Measurement("x", "up", "p95", "count", "lower")
     assert (
-        Measurement("x", "sum by ($by) (rate(a[$rate_interval]))").query("2000ms", "instance")
+        Measurement("x", "sum by ($by) (rate(a[$rate_interval]))", "avg", "1/s", "lower").query("2000ms", "instance")
         == "sum by (instance) (rate(a[2000ms]))"
     )
 
 
 def test_samples_from_result_one_per_series_with_its_labels_and_nan_left_out():
-    measurement = Measurement("disk_read_latency", "...", "max", "ms")
+    measurement = Measurement("disk_read_latency", "...", "max", "ms", "lower")
     result = [
         {"metric": {"__name__": "x", "role": "host"}, "values": [[1.0, "NaN"], [2.0, "0.5"], [3.0, "1.5"]]},
         {"metric": {"role": "client"}, "values": [[1.0, "NaN"], [2.0, "NaN"]]},
@@ -127,7 +127,7 @@ def test_a_window_shorter_than_the_rate_interval_is_one_point_whose_rate_covers_
 
 
 def test_samples_from_an_empty_result_is_a_problem():
-    samples, problems = samples_from_result(Measurement("absent", "..."), [], "between A and B UTC")
+    samples, problems = samples_from_result(Measurement("absent", "...", "avg", "count", "lower"), [], "between A and B UTC")
     assert samples == []
     assert problems == ["absent: no data between A and B UTC: no series matched, or none was scraped then"]
 

@@ -6,6 +6,7 @@ import pytest
 
 from pytest_telescope import scenario
 from pytest_telescope.errors import ScenarioError
+from pytest_telescope.samples import Metric
 from pytest_telescope.tools import fio, iperf3
 from pytest_telescope.verdict.slo import Threshold
 
@@ -161,7 +162,7 @@ BAD = [
     pytest.param(
         "benchmark: iperf3\nparams: {threads: 2}\n",
         "params.threads",
-        "unknown parameter (known: protocol, duration, parallel, bandwidth, reverse, omit)",
+        "unknown parameter (known: protocol, duration, parallel, bandwidth, reverse, bidir, omit)",
         id="unknown-parameter-in-params",
     ),
     pytest.param(
@@ -175,6 +176,42 @@ BAD = [
         "include.0.threads",
         "unknown parameter (known: protocol,",
         id="unknown-parameter-in-include",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nparams: {duration: -3}\n",
+        "params.duration",
+        "duration must be a whole number of seconds > 0, got -3",
+        id="negative-duration",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nmatrix: {bandwidth: [100M, fast]}\n",
+        "matrix.bandwidth",
+        'bandwidth must be bits/s as an int >= 0 or a string like "500M", got \'fast\'',
+        id="malformed-bandwidth",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nparams: {bidir: true}\ninclude:\n  - {id: both, reverse: true}\n",
+        "params.bidir",
+        "bidir and reverse exclude each other",
+        id="bidir-and-reverse",
+    ),
+    pytest.param(
+        "benchmark: fio\ninclude:\n  - {id: short, runtime: -1}\n",
+        "include.0.runtime",
+        "runtime must be a whole number of seconds > 0, got -1",
+        id="negative-runtime",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nmeasurements:\n  syn_drops: {query: 'rate(x[1m])', unit: 1/s}\n",
+        "measurements.syn_drops",
+        "'better' is a required property",
+        id="measurement-without-direction",
+    ),
+    pytest.param(
+        "benchmark: iperf3\nbaseline_metrics: [network_tcp_retransmit]\n",
+        "baseline_metrics.0",
+        "unknown metric 'network_tcp_retransmit'",
+        id="unknown-baseline-metric",
     ),
     pytest.param(
         "benchmark: iperf3\nparams: {duration: '3'}\n",
@@ -561,3 +598,24 @@ def test_distinct_large_numbers_give_distinct_case_ids(tmp_path):
 def test_load_is_cached_per_path(tmp_path):
     path = write(tmp_path, "benchmark: iperf3\n")
     assert scenario.load(path) is scenario.load(path)
+
+
+def test_a_scenario_declares_every_metric_s_direction_and_what_a_baseline_judges(tmp_path):
+    path = write(
+        tmp_path,
+        "benchmark: iperf3\n"
+        "measurements:\n  syn_drops: {query: 'rate(x[1m])', unit: 1/s, better: lower}\n"
+        "baseline_metrics: [syn_drops, network_tcp_retransmits]\n",
+        "judged.yaml",
+    )
+    loaded = scenario.load(path)
+    assert loaded.metrics["syn_drops"] == Metric("1/s", "lower")
+    assert loaded.metrics["network_tcp_retransmits"] == Metric("segments/s", "lower")
+    assert loaded.metrics["throughput_received"] == Metric("Mbit/s", "higher")
+    assert loaded.judged == set(iperf3.METRICS) | {"syn_drops", "network_tcp_retransmits"}
+
+
+def test_by_default_a_baseline_judges_only_the_tool_s_own_metrics(tmp_path):
+    loaded = scenario.load(write(tmp_path, "benchmark: fio\n", "fio.yaml"))
+    assert loaded.judged == set(fio.METRICS)
+    assert "disk_read_latency" in loaded.metrics  # a golden signal: recorded, not judged

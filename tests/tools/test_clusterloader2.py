@@ -187,7 +187,7 @@ def test_every_sample_is_a_known_metric_in_its_unit():
         for sample in clusterloader2.parse(DATA / report):
             assert sample.metric in clusterloader2.METRICS, sample
             if sample.metric != "prometheus_query":
-                assert sample.unit == clusterloader2.METRICS[sample.metric], sample
+                assert sample.unit == clusterloader2.METRICS[sample.metric].unit, sample
 
 
 @pytest.mark.parametrize(("prefix", "pods"), [("", "all"), ("Stateless", "stateless"), ("Stateful", "stateful")])

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from pytest_telescope.errors import ToolError
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import Metric, Sample
 from pytest_telescope.tools import fio
 
 DATA = Path(__file__).parents[1] / "data"
@@ -70,6 +70,7 @@ def test_command_with_every_option():
         runtime=60,
         direct=False,
         ioengine="io_uring",
+        rwmixread=70,
         name="nvme",
     )
     assert command == [
@@ -85,9 +86,15 @@ def test_command_with_every_option():
         "--time_based",
         "--direct=0",
         "--ioengine=io_uring",
+        "--rwmixread=70",
         "--group_reporting",
         "--output-format=json",
     ]
+
+
+def test_rwmixread_is_passed_only_to_a_mixed_pattern():
+    assert "--rwmixread=30" in fio.command("fio-file", rw="rw", rwmixread=30)
+    assert not any(arg.startswith("--rwmixread") for arg in fio.command("fio-file", rw="randread", rwmixread=30))
 
 
 def test_command_escapes_colons_in_filename():
@@ -111,6 +118,7 @@ def test_command_accepts_read_and_write_patterns(rw):
         ({"numjobs": 1.5}, "numjobs must be an integer >= 1, got 1.5"),
         ({"runtime": 0}, "runtime must be a whole number of seconds > 0, got 0"),
         ({"runtime": -1}, "runtime must be"),
+        ({"rwmixread": 101}, "rwmixread must be a whole percentage from 0 to 100, got 101"),
     ],
 )
 def test_command_rejects_bad_arguments(options, message):
@@ -169,16 +177,16 @@ def test_every_metric_is_declared(name):
     samples = fio.parse(text(name))
     assert samples
     for sample in samples:
-        assert sample.unit == fio.METRICS[sample.metric]
+        assert sample.unit == fio.METRICS[sample.metric].unit
         assert isinstance(sample.value, float)
 
 
 def test_metrics():
     for direction in ("read", "write"):
-        assert fio.METRICS[f"{direction}_iops"] == "IOPS"
-        assert fio.METRICS[f"{direction}_bandwidth"] == "MiB/s"
+        assert fio.METRICS[f"{direction}_iops"] == Metric("IOPS", "higher")
+        assert fio.METRICS[f"{direction}_bandwidth"] == Metric("MiB/s", "higher")
         for name in ("p50", "p90", "p99", "p99.9", "mean"):
-            assert fio.METRICS[f"{direction}_clat_{name}"] == "us"
+            assert fio.METRICS[f"{direction}_clat_{name}"] == Metric("us", "lower")
     assert len(fio.METRICS) == 14
 
 
@@ -196,6 +204,20 @@ def test_parse_job_error_recording():
     assert error.value.problem == "fio job 'telescope' failed with error 22 (Invalid argument)"
     assert error.value.command == " ".join(command)
     assert "err=22" in str(error.value)  # the user sees fio's own error line
+
+
+def test_an_error_line_before_the_json_is_an_error_even_when_no_job_failed():
+    # The recording's own "fio: pid=..., err=22" line, with its job's error field cleared.
+    output = text("job-error").replace('"error" : 22', '"error" : 0')
+    with pytest.raises(ToolError) as error:
+        fio.parse(output)
+    assert error.value.problem == (
+        "fio reported a failed I/O: fio: pid=4264, err=22/file:io_u.c:1876, func=io_u error, error=Invalid argument"
+    )
+
+
+def test_a_note_before_the_json_is_not_an_error():
+    assert fio.parse(text("randread-sync-note"))
 
 
 def test_parse_job_error_in_any_job():

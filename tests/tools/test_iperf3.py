@@ -8,7 +8,7 @@ from pytest_telescope.samples import Sample
 from pytest_telescope.tools import iperf3
 
 DATA = Path(__file__).parents[1] / "data"
-RECORDINGS = ["tcp", "tcp-p2", "tcp-reverse", "udp"]
+RECORDINGS = ["tcp", "tcp-p2", "tcp-reverse", "udp", "tcp-reverse-server-output", "tcp-bidir", "udp-bidir"]
 
 
 def text(name: str) -> str:
@@ -29,11 +29,13 @@ def by_metric(samples: list[Sample]) -> dict[str, Sample]:
 
 
 def test_server_command():
-    assert iperf3.server_command(5201) == ["iperf3", "-s", "-1", "-p", "5201"]
+    assert iperf3.server_command(5201) == ["iperf3", "-s", "-1", "-J", "-p", "5201"]
 
 
 def test_server_command_with_bind_address():
-    assert iperf3.server_command(15201, bind="10.200.0.1") == ["iperf3", "-s", "-1", "-p", "15201", "-B", "10.200.0.1"]
+    assert iperf3.server_command(15201, bind="10.200.0.1") == [
+        "iperf3", "-s", "-1", "-J", "-p", "15201", "-B", "10.200.0.1",
+    ]
 
 
 def test_client_command_defaults():
@@ -48,8 +50,12 @@ def test_client_command_with_every_option():
     )
     assert command == [
         "iperf3", "-c", "server.example", "-p", "20003", "-t", "60", "-P", "4", "--json",
-        "-u", "-b", "500M", "-R", "-O", "2",
+        "-u", "-b", "500M", "-R", "--get-server-output", "-O", "2",
     ]
+
+
+def test_client_command_bidir_asks_for_the_server_s_output():
+    assert iperf3.command("10.0.0.2", 5201, bidir=True)[-2:] == ["--bidir", "--get-server-output"]
 
 
 @pytest.mark.parametrize(
@@ -74,6 +80,7 @@ def test_client_command_bandwidth(bandwidth, argument):
         ({"bandwidth": "fast"}, "bandwidth must be bits/s as an int >= 0 or a string like \"500M\", got 'fast'"),
         ({"bandwidth": -1}, "bandwidth must be"),
         ({"bandwidth": True}, "bandwidth must be"),
+        ({"reverse": True, "bidir": True}, "bidir and reverse exclude each other"),
     ],
 )
 def test_client_command_rejects_bad_arguments(options, message):
@@ -127,6 +134,49 @@ def test_parse_tcp_reverse_has_no_rtt():
     assert samples["throughput_received"].value == pytest.approx(end["sum_received"]["bits_per_second"] / 1e6)
     assert samples["retransmits"].value == end["sum_sent"]["retransmits"]
     assert samples["cpu_local"].value == pytest.approx(end["cpu_utilization_percent"]["host_total"])
+
+
+def test_parse_tcp_reverse_takes_the_rtt_from_the_server_s_output():
+    data = raw("tcp-reverse-server-output")
+    server_streams = data["server_output_json"]["end"]["streams"]
+    assert data["end"]["streams"][0]["sender"]["mean_rtt"] == 0  # the client only receives
+    samples = by_metric(iperf3.parse(text("tcp-reverse-server-output")))
+
+    rtts = [stream["sender"]["mean_rtt"] for stream in server_streams if stream["sender"]["sender"]]
+    assert rtts and all(rtts)
+    assert samples["rtt_mean"] == Sample("rtt_mean", pytest.approx(sum(rtts) / len(rtts)), "us", {})
+    assert samples["throughput_received"].value == pytest.approx(data["end"]["sum_received"]["bits_per_second"] / 1e6)
+
+
+def test_parse_tcp_bidir_labels_both_directions():
+    data = raw("tcp-bidir")
+    end = data["end"]
+    samples = iperf3.parse(text("tcp-bidir"))
+    directions = {direction: {s.metric: s for s in samples if s.labels.get("direction") == direction}
+                  for direction in ("forward", "reverse")}
+
+    for direction, suffix in (("forward", ""), ("reverse", "_bidir_reverse")):
+        got = directions[direction]
+        assert got.keys() == {"throughput_sent", "throughput_received", "retransmits", "rtt_mean"}
+        assert got["throughput_received"].value == pytest.approx(end[f"sum_received{suffix}"]["bits_per_second"] / 1e6)
+        assert got["retransmits"].value == end[f"sum_sent{suffix}"]["retransmits"]
+    # The forward RTT is the client's own sending sockets', the reverse one the server's.
+    client = [s["sender"]["mean_rtt"] for s in end["streams"] if s["sender"]["sender"]]
+    server = [s["sender"]["mean_rtt"] for s in data["server_output_json"]["end"]["streams"] if s["sender"]["sender"]]
+    assert len(client) == len(server) == 2
+    assert directions["forward"]["rtt_mean"].value == pytest.approx(sum(client) / 2)
+    assert directions["reverse"]["rtt_mean"].value == pytest.approx(sum(server) / 2)
+    assert {s.metric for s in samples if "direction" not in s.labels} == {"cpu_local", "cpu_remote"}
+
+
+def test_parse_udp_bidir_labels_both_directions():
+    end = raw("udp-bidir")["end"]
+    samples = iperf3.parse(text("udp-bidir"))
+    reverse = {s.metric: s for s in samples if s.labels.get("direction") == "reverse"}
+
+    assert reverse["jitter"].value == pytest.approx(end["sum_received_bidir_reverse"]["jitter_ms"])
+    assert reverse["packets"].value == end["sum_received_bidir_reverse"]["packets"]
+    assert len([s for s in samples if s.metric == "jitter"]) == 2
 
 
 def test_parse_udp():
@@ -184,7 +234,7 @@ def test_every_metric_is_declared(name):
     samples = iperf3.parse(text(name))
     assert samples
     for sample in samples:
-        assert sample.unit == iperf3.METRICS[sample.metric]
+        assert sample.unit == iperf3.METRICS[sample.metric].unit
         assert isinstance(sample.value, float)
 
 

@@ -229,14 +229,40 @@ def test_runner_group_needs_a_runner():
 
 @pytest.mark.parametrize("name", RESULTS)
 def test_totals(name):
+    # kperf's total counts the answered requests only; failures are counted apart.
     report = report_of(name)
     samples = {s.metric: s for s in kperf.parse((DATA / name).read_text())}
-    assert samples["requests"] == Sample("requests", report["total"], "count")
-    assert samples["received_bytes"] == Sample("received_bytes", report["totalReceivedBytes"], "B")
     errors = samples["errors"].value
-    assert samples["error_rate"] == Sample("error_rate", pytest.approx(100 * errors / report["total"]), "%")
+    sent = report["total"] + errors
+    assert samples["requests"] == Sample("requests", sent, "count")
+    assert samples["received_bytes"] == Sample("received_bytes", report["totalReceivedBytes"], "B")
+    assert samples["error_rate"] == Sample("error_rate", pytest.approx(100 * errors / sent), "%")
     seconds = samples["duration"].value
-    assert samples["request_rate"] == Sample("request_rate", pytest.approx(report["total"] / seconds), "req/s")
+    assert samples["request_rate"] == Sample("request_rate", pytest.approx(sent / seconds), "req/s")
+
+
+def test_the_error_rate_of_a_run_where_every_request_failed_is_100_percent():
+    report = json.loads((DATA / "kperf-runner-result.json").read_text())
+    report["total"] = 0  # no request was answered; the 4 in errorStats failed
+    samples = {s.metric: s.value for s in kperf.parse(json.dumps(report))}
+    assert (samples["requests"], samples["error_rate"]) == (4, 100.0)
+
+
+def test_a_bench_report_holds_every_runner_s_requests():
+    report = json.loads((DATA / "runkperf-bench-node100_job1_pod3k.json").read_text())
+    spec = report["loadSpec"]
+    assert report["result"]["total"] + 7 == spec["count"] * spec["loadProfile"]["spec"]["total"]  # 9993 + 7 errors
+    report["result"]["total"] -= 1000  # one runner of ten did not report
+    with pytest.raises(ToolError, match="9000 requests answered or failed, expected 10000 .*a runner's report is missing"):
+        kperf.parse(json.dumps(report))
+
+
+def test_a_runner_group_result_short_of_runners_x_total_is_an_error():
+    output = (DATA / "kperf-runner-result.json").read_text()
+    total = json.loads(output)["total"]
+    assert kperf.parse(output, expected=total + 4)  # + its 4 errors: every request accounted for
+    with pytest.raises(ToolError, match="a runner's report is missing"):
+        kperf.parse(output, expected=2 * (total + 4))
 
 
 @pytest.mark.parametrize(
@@ -278,7 +304,7 @@ def test_url_keys_with_a_method_are_split():
 def test_every_sample_is_a_known_metric_in_its_unit():
     for name in RESULTS:
         for sample in kperf.parse((DATA / name).read_text()):
-            assert kperf.METRICS[sample.metric] == sample.unit
+            assert kperf.METRICS[sample.metric].unit == sample.unit
 
 
 def test_log_lines_before_the_json_are_skipped():
@@ -289,7 +315,7 @@ def test_log_lines_before_the_json_are_skipped():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"total": 0}, r"kperf sent no request \(total is 0\)"),
+        ({"total": 0, "errorStats": {}}, r"kperf sent no request \(total and errors are 0\)"),
         ({"duration": "100 seconds"}, "duration is not a Go duration: '100 seconds'"),
         ({"duration": None}, "no duration in kperf result JSON"),
     ],

@@ -7,8 +7,10 @@ from importlib import resources
 import jsonschema
 import pytest
 
+from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.rows import SCHEMA_VERSION, rows, utc_now
 from pytest_telescope.samples import Sample
+from pytest_telescope.tools import iperf3
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation, Threshold
 
@@ -174,6 +176,35 @@ def test_to_report_carries_the_verdict_per_sample():
     ]
 
 
+def test_each_sample_says_which_way_is_better_and_whether_a_baseline_judges_it():
+    rec = Recorder(
+        cloud="local", benchmark="iperf3", case="c", params={}, thresholds=[],
+        metrics={**iperf3.METRICS, **{m.name: m.metric for m in GOLDEN_SIGNALS}},
+        judged=iperf3.METRICS,
+    )
+    rec([Sample("retransmits", 3, "count"), Sample("network_tcp_retransmits", 1.5, "segments/s"), Sample("x", 1, "s")])
+    assert [(s["metric"], s["better"], s["judged"]) for s in rec.to_report()["samples"]] == [
+        ("retransmits", "lower", True),
+        ("network_tcp_retransmits", "lower", False),  # a golden signal: context, not the benchmark's result
+        ("x", None, False),  # declared nowhere: no direction is guessed
+    ]
+
+
+def test_expect_in_a_repeated_body_adds_its_threshold_once():
+    rec = recorder()
+    for repeat in range(3):
+        rec.repeat = repeat
+        rec.expect("throughput_received", min=500, unit="Mbit/s")
+        rec(Sample("throughput_received", 400 + repeat, "Mbit/s"))
+    assert len(rec.thresholds) == 1
+    with pytest.raises(SLOViolation) as error:
+        rec.check()
+    assert str(error.value).splitlines() == [
+        "1 SLO violation:",
+        "  throughput_received = 401 Mbit/s (median of 3), expected >= 500 Mbit/s",
+    ]
+
+
 def test_sample_failing_one_of_two_thresholds_fails():
     rec = recorder()
     rec.expect("rtt_mean", min=10, max=100, unit="us")
@@ -255,6 +286,8 @@ def test_schema_rejects_rows_that_rows_never_builds(row_validator, change, path)
 def test_schema_documents_every_field(row_validator):
     schema = row_validator.schema
     (row, *_) = rows("run", NODEID, "passed", judged_recorder().to_report())
-    assert sorted(schema["required"]) == sorted(row) == sorted(schema["properties"])
+    added_later = {"better", "judged"}  # rows written before these fields existed lack them
+    assert sorted(schema["required"]) == sorted(set(row) - added_later)
+    assert sorted(row) == sorted(schema["properties"])
     assert schema["additionalProperties"] is False
     assert all(prop.get("description") for prop in schema["properties"].values())

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from pytest_telescope import units
 from pytest_telescope.errors import ToolError
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import HIGHER, LOWER, NEITHER, Metric, Sample
 
 _PERCENTILES = {"p50": "Perc50", "p90": "Perc90", "p99": "Perc99"}
 # Phases of PodStartupLatency (pkg/measurement/common/slos/pod_startup_latency.go).
@@ -38,21 +38,23 @@ def _pod_metric(phase: str, percentile: str) -> str:
     return f"{phase}_{percentile}" if phase == "pod_startup" else f"pod_{phase}_{percentile}"
 
 
-METRICS: dict[str, str] = {
-    **{_pod_metric(phase, p): "ms" for phase in POD_PHASES for p in _PERCENTILES},
-    **{f"api_call_latency_{p}_{scope}": "ms" for scope in API_SCOPES.values() for p in _PERCENTILES},
-    **{f"in_cluster_network_latency_{p}": "ms" for p in _PERCENTILES},
-    **{f"network_programming_latency_{p}": "ms" for p in _PERCENTILES},
-    **{f"job_{phase}_{p}": "ms" for phase in JOB_PHASES for p in _PERCENTILES},
-    **{f"scheduling_throughput_{p}": "pods/s" for p in ("p50", "p90", "p99", "max")},
-    "scheduling_throughput_prometheus_max": "pods/s",
-    "container_cpu": "cores",
-    "container_memory": "B",
-    "prometheus_query": PER_QUERY_UNIT,
-    "scale_up_nodes_time": "s",
-    "scale_down_nodes_time": "s",
-    "scale_up_pods_time": "s",
-    "scale_down_pods_time": "s",
+_LATENCY = Metric("ms", LOWER)
+METRICS: dict[str, Metric] = {
+    **{_pod_metric(phase, p): _LATENCY for phase in POD_PHASES for p in _PERCENTILES},
+    **{f"api_call_latency_{p}_{scope}": _LATENCY for scope in API_SCOPES.values() for p in _PERCENTILES},
+    **{f"in_cluster_network_latency_{p}": _LATENCY for p in _PERCENTILES},
+    **{f"network_programming_latency_{p}": _LATENCY for p in _PERCENTILES},
+    **{f"job_{phase}_{p}": _LATENCY for phase in JOB_PHASES for p in _PERCENTILES},
+    **{f"scheduling_throughput_{p}": Metric("pods/s", HIGHER) for p in ("p50", "p90", "p99", "max")},
+    "scheduling_throughput_prometheus_max": Metric("pods/s", HIGHER),
+    "container_cpu": Metric("cores", LOWER),
+    "container_memory": Metric("B", LOWER),
+    # A query's meaning is the config's: its changes are shown, never judged.
+    "prometheus_query": Metric(PER_QUERY_UNIT, NEITHER),
+    "scale_up_nodes_time": Metric("s", LOWER),
+    "scale_down_nodes_time": Metric("s", LOWER),
+    "scale_up_pods_time": Metric("s", LOWER),
+    "scale_down_pods_time": Metric("s", LOWER),
 }
 
 # Upstream SLOs, as CL2 enforces them (slos/api_responsiveness_prometheus.go: 1 s for
@@ -164,7 +166,7 @@ def _scale_sample(name: str, time: str, path: Path, command: list[str] | str) ->
         labels["nodes_percent"] = match.group("percent") or "100"
     if match.group("loop"):
         labels["loop"] = match.group("loop")
-    return Sample(metric, seconds, METRICS[metric], labels)
+    return Sample(metric, seconds, METRICS[metric].unit, labels)
 
 
 # Measurement summaries; every sample is labelled with the summary it comes from
@@ -217,7 +219,8 @@ def _percentiles(item: dict, metric_format: str, labels: dict[str, str], **field
     samples = []
     for percentile, key in _PERCENTILES.items():
         metric = metric_format.format(percentile=percentile, **fields)
-        samples.append(Sample(metric, _value(item, key, METRICS[metric]), METRICS[metric], labels))
+        unit = METRICS[metric].unit
+        samples.append(Sample(metric, _value(item, key, unit), unit, labels))
     return samples
 
 
