@@ -43,6 +43,8 @@ _INTERRUPTED = _Result("error", "interrupted while running", "KeyboardInterrupt"
 class _Test:
     nodeid: str
     duration: float = 0.0
+    # Time spent waiting for the target's lock (another test was measuring on it): not the test's own.
+    lock_wait: float = 0.0
     result: _Result | None = None
     finished: bool = False  # its teardown reported: a test without a result then passed
     # (name, "value unit", SLO verdict) per sample: text only, so a run's samples are
@@ -59,7 +61,9 @@ class JunitReport:
 
     def add(self, report, samples: list[dict]) -> None:
         test = self._tests.setdefault(report.nodeid, _Test(report.nodeid))
-        test.duration += report.duration
+        wait = getattr(report, "telescope_lock_wait", 0.0)
+        test.duration += report.duration - wait
+        test.lock_wait += wait
         test.metrics += _metrics(samples)
         test.finished |= report.when == "teardown"
         if test.result is not None:
@@ -68,12 +72,8 @@ class JunitReport:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             test.result = _Result("skipped", reason.removeprefix("Skipped: "))
         elif report.failed:
-            text = report.longreprtext
-            crash = getattr(report.longrepr, "reprcrash", None)
-            lines = crash.message.splitlines() if crash is not None else text.strip().splitlines()
-            message = "; ".join(line.strip() for line in lines if line.strip())
             tag = "failure" if report.when == "call" else "error"
-            test.result = _Result(tag, message[:2000], _error_type(report), text)
+            test.result = _Result(tag, _message(report)[:2000], _error_type(report), report.longreprtext)
 
     def add_interrupted(self, nodeid: str, samples: list[dict]) -> None:
         test = self._tests.setdefault(nodeid, _Test(nodeid))
@@ -149,12 +149,30 @@ def _add_testcase(suite: ElementTree.Element, test: _Test, scrub: Callable[[str]
         if test.result.type is not None:
             result.set("type", test.result.type)
         result.text = scrub(test.result.text) if test.result.text else None
-    if test.metrics:
+    if test.metrics or test.lock_wait:
         properties = ElementTree.SubElement(case, "properties")
+        if test.lock_wait:
+            ElementTree.SubElement(properties, "property", name="target_lock_wait", value=f"{test.lock_wait:.3f} s")
         for metric, value, _ in test.metrics:
             ElementTree.SubElement(properties, "property", name=metric, value=value)
+    if test.metrics:
         lines = "\n".join(f"{metric} = {value} (SLO: {verdict})" for metric, value, verdict in test.metrics)
         ElementTree.SubElement(case, "system-out").text = scrub(lines)
+
+
+def _message(report) -> str:
+    """The failure in one line: the exception's message, or the verdict the plugin made the longrepr.
+
+    Not ``longreprtext``: under xdist it starts with the worker's line (``[gw1] linux -- Python ...``).
+    A line ending in ":" introduces the next one (``1 SLO violation: throughput_received = ...``);
+    other lines are joined with "; ".
+    """
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    message = ""
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        message += (" " if message.endswith(":") else "; ") + line if message else line
+    return message
 
 
 def _metrics(samples: list[dict]) -> list[tuple[str, str, str]]:

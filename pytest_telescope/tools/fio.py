@@ -20,6 +20,20 @@ _KINDS = {
 }
 METRICS: dict[str, Metric] = {f"{d}_{name}": metric for d in DIRECTIONS for name, metric in _KINDS.items()}
 
+# What each parameter of command() means, for docs/tools.md.
+PARAMETERS: dict[str, str] = {
+    "rw": "I/O pattern: read, write, randread, randwrite, rw, readwrite or randrw",
+    "block_size": "size of each I/O (--bs), e.g. 4k",
+    "iodepth": "I/Os kept in flight per job",
+    "numjobs": "jobs running the same workload, reported together",
+    "size": "size of the file each job does I/O on, e.g. 256M",
+    "runtime": "seconds of I/O (time based)",
+    "direct": "bypass the page cache (O_DIRECT)",
+    "ioengine": "how I/O is issued: libaio, io_uring, sync, ...",
+    "rwmixread": "percent of reads in a mixed pattern (rw, readwrite, randrw)",
+    "name": "the job's name, the samples' job label",
+}
+
 # fio's patterns that read or write; the trim patterns are left out because parse reports no trims.
 RW_PATTERNS = ("read", "write", "randread", "randwrite", "rw", "readwrite", "randrw")
 MIXED_PATTERNS = ("rw", "readwrite", "randrw")

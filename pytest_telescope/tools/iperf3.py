@@ -23,6 +23,17 @@ METRICS: dict[str, Metric] = {
     "packets": Metric("count", NEITHER),
 }
 
+# What each parameter of command() means, for docs/tools.md.
+PARAMETERS: dict[str, str] = {
+    "protocol": "tcp or udp",
+    "duration": "seconds the client sends (-t)",
+    "parallel": "parallel streams (-P)",
+    "bandwidth": 'target rate (-b): bits/s as an int, or "500M"; 0 is unlimited; iperf3 sends UDP at 1 Mbit/s without it',
+    "reverse": "the server sends, the client receives (-R); rtt_mean is then the server's, from its report",
+    "bidir": "both ways at once (--bidir): each direction's samples are labelled direction=forward or reverse",
+    "omit": "seconds at the start left out of the results (-O), to skip TCP slow start",
+}
+
 PROTOCOLS = ("tcp", "udp")
 _BANDWIDTH = re.compile(r"\d+(\.\d+)?[kmgtKMGT]?(/\d+)?")
 

@@ -62,6 +62,29 @@ METRICS: dict[str, Metric] = {
     **{f"url_latency_{name}": Metric("s", LOWER) for name in PERCENTILES.values()},
 }
 
+# What each parameter of command() means, for docs/tools.md.
+PARAMETERS: dict[str, str] = {
+    "bench": 'the runkperf bench scenario (node100_job1_pod3k, ...); "" runs a runner group of the case\'s load profile',
+    "runner_image": "the kperf image the runners run",
+    "runner_flowcontrol": "the runners' API priority and fairness: PRIORITY_LEVEL:MATCHING_PRECEDENCE",
+    "eks": "the cluster is EKS (bench only; set by the target)",
+    "rg_affinity": "node labels KEY=VALUE[,VALUE] for the runners (bench only)",
+    "vc_affinity": "node labels KEY=VALUE[,VALUE] for the kwok controllers (bench only)",
+    "total": "requests each runner sends; 0 leaves a bench's own",
+    "content_type": "json or protobuf; \"\" leaves kperf's default, json",
+    "cpu": "CPU of each virtual node (bench only; 0: runkperf's default)",
+    "memory": "memory GiB of each virtual node (bench only; 0: runkperf's default)",
+    "max_pods": "pods each virtual node takes (bench only; 0: runkperf's default)",
+    "deployments": "deployments the bench creates (bench only; 0: runkperf's default)",
+    "interval": "how often the bench restarts its deployments, a Go duration (bench only)",
+    "padding_bytes": "bytes added to each object the bench creates (bench only)",
+    "runners": "runners in the group (runner group only)",
+    "rate": "requests per second of each runner; 0 is unlimited (runner group only)",
+    "conns": "connections each runner opens (runner group only)",
+    "client": "clients sharing those connections (runner group only)",
+    "requests": 'the request mix: "TYPE RESOURCE SHARES [KEY=VALUE ...]; ..." (runner group only, see load_profile)',
+}
+
 # In the scenario's ``slo:`` format. 30 s is the upstream API call latency SLO for
 # cluster-scoped LIST calls, the bulk of runkperf's bench mixes; there is no upstream error
 # rate SLO, and above 1 % failed requests the latencies no longer describe the server.

@@ -332,3 +332,44 @@ def test_a_test_that_began_and_never_finished_is_interrupted_never_passed(tmp_pa
     assert cases["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel1]"].result == []
     (skipped,) = cases["benchmarks.storage.test_fio::test_fio[gke-randread-4k]"].result
     assert isinstance(skipped, Skipped)
+
+
+class WorkerDouble:
+    """What xdist puts on a report that came from a worker: the controller's handle of the worker."""
+
+    _workerinfocache = "[gw1] linux -- Python 3.11.7 /opt/venv/bin/python"
+
+
+def test_under_xdist_the_message_starts_with_the_verdict_and_has_no_colon_semicolon(tmp_path):
+    rec = failing_recorder()
+    message = slo_message(rec)
+    failed = report(SLO_FAILED, "call", "failed", message, telescope_error="SLOViolation", node=WorkerDouble())
+    assert failed.longreprtext.startswith("[gw1] linux -- Python")  # what the message used to start with
+    junit = JunitReport(RUN_ID, STARTED)
+    junit.add(failed, samples_of(rec))
+    path = tmp_path / "junit.xml"
+    junit.write(path, unchanged)
+    (failure,) = cases_by_name(path)["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel4]"].result
+    assert failure.message == "1 SLO violation: throughput_received = 412.5 Mbit/s, expected >= 500 Mbit/s"
+
+
+def test_several_lines_of_a_verdict_join_into_one_message(tmp_path):
+    text = "2 SLO violations:\n  a = 1 s, expected <= 0.5 s\n  b = 2 %, expected <= 1 %"
+    junit = JunitReport(RUN_ID, STARTED)
+    junit.add(report(SLO_FAILED, "call", "failed", text, telescope_error="SLOViolation"), [])
+    path = tmp_path / "junit.xml"
+    junit.write(path, unchanged)
+    (failure,) = cases_by_name(path)["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel4]"].result
+    assert failure.message == "2 SLO violations: a = 1 s, expected <= 0.5 s; b = 2 %, expected <= 1 %"
+
+
+def test_time_is_the_test_s_own_and_the_wait_for_the_target_is_a_property(tmp_path):
+    junit = JunitReport(RUN_ID, STARTED)
+    junit.add(report(PASSED, "setup", "passed", duration=0.5), [])
+    junit.add(report(PASSED, "call", "passed", duration=42.0, telescope_lock_wait=30.0), passing_samples())
+    junit.add(report(PASSED, "teardown", "passed", duration=0.5), [])
+    path = tmp_path / "junit.xml"
+    junit.write(path, unchanged)
+    case = cases_by_name(path)["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel1]"]
+    assert case.time == pytest.approx(13.0)
+    assert {prop.name: prop.value for prop in case.properties()}["target_lock_wait"] == "30.000 s"
