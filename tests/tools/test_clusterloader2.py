@@ -12,6 +12,7 @@ from pytest_telescope import scenario
 from pytest_telescope.errors import ToolError
 from pytest_telescope.samples import Sample
 from pytest_telescope.tools import case_parameters, clusterloader2
+from pytest_telescope.tools.clusterloader2 import ClusterLoaderFailed
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation
 
@@ -547,3 +548,73 @@ def test_a_switched_off_default_no_longer_fails_the_case(tmp_path):
     with_defaults(samples)
     with pytest.raises(SLOViolation, match=rf"^{len(raw['dataItems'])} SLO violations:"):
         with_defaults.check()
+
+
+# A report directory of edge cases, as upstream writes them (tests/data/clusterloader2/README.md)
+
+EDGE = DATA / "edge-cases"
+
+
+def edge_samples() -> tuple[list[Sample], str]:
+    """The samples kept, and the problem: the edge-case run failed on an OOM and has a cut-off summary."""
+    with pytest.raises(ClusterLoaderFailed) as raised:
+        clusterloader2.parse(EDGE)
+    return raised.value.samples, raised.value.problem
+
+
+def test_an_unreadable_summary_is_named_and_the_others_and_cl2_s_failure_are_kept():
+    samples, problem = edge_samples()
+    assert problem.splitlines() == [
+        f"{EDGE / 'junit.xml'} reports 1 failure:",
+        "  load: [step: 03] Collect measurements [00] - ClusterOOMsTracker: [measurement call ClusterOOMsTracker -"
+        " ClusterOOMsTracker error: OOMs recorded: [{Node:aks-user-31245698-vmss000002 Process:stress"
+        " Memory:2097152kB ProcessID:4711 Time:2026-11-27 09:10:03 +0000 UTC}]]",
+        f"1 summary in {EDGE} unreadable, the others kept:",
+        "  APIResponsivenessPrometheus_load_scenario-a_2026-11-27T09:12:40Z.json: cannot read it as JSON:"
+        " Expecting property name enclosed in double quotes: line 7 column 1 (char 84)",
+    ]
+    assert {s.labels["measurement"] for s in samples} == {
+        "PodStartupLatency_PodStartupLatency",
+        "GenericPrometheusQuery PodCount",
+        "SchedulingMetrics",
+        "ClusterOOMsTracker",
+    }
+
+
+def test_the_test_scenario_identifier_stays_out_of_the_measurement_label():
+    samples, _ = edge_samples()
+    assert not [s for s in samples if "scenario-a" in s.labels["measurement"] or "load" in s.labels["measurement"]]
+
+
+def test_data_items_null_are_no_samples():
+    samples, _ = edge_samples()
+    assert json.loads((EDGE / "GenericPrometheusQuery NodeMemory_load_scenario-a_2026-11-27T09:12:40Z.json").read_text())["dataItems"] is None
+    assert not [s for s in samples if s.labels["measurement"] == "GenericPrometheusQuery NodeMemory"]
+
+
+def test_a_query_item_with_an_empty_or_no_unit_is_a_count():
+    samples, _ = edge_samples()
+    queries = [s for s in samples if s.metric == "prometheus_query"]
+    assert [(s.value, s.unit) for s in queries] == [(3000.0, "count"), (2999.0, "count")]
+
+
+def test_all_zero_stateful_and_stateless_pod_startup_summaries_are_no_samples():
+    samples, _ = edge_samples()
+    assert {s.labels["pods"] for s in samples if "pods" in s.labels} == {"all"}
+
+
+def test_scheduling_metrics_in_milliseconds_without_the_empty_histograms():
+    samples, _ = edge_samples()
+    raw = json.loads((EDGE / "SchedulingMetrics_load_scenario-a_2026-11-27T09:12:40Z.json").read_text())
+    scheduling = {(s.metric, s.labels.get("extension_point")): s.value for s in samples if s.metric.startswith("scheduling_")}
+    assert scheduling[("scheduling_e2e_latency_p99", None)] == raw["e2eSchedulingLatency"]["Perc99"] / 1e6
+    assert scheduling[("scheduling_algorithm_latency_p50", None)] == pytest.approx(1.1)
+    assert scheduling[("scheduling_framework_extension_point_latency_p90", "Bind")] == pytest.approx(6.1)
+    # Preemption never ran and most extension points saw nothing: CL2 leaves those at 0.
+    assert not [key for key in scheduling if "preemption" in key[0]]
+    assert {point for _, point in scheduling if point} == {"Filter", "Score", "Bind"}
+
+
+def test_cluster_oom_kills_counts_the_ooms_of_a_summary_without_an_extension():
+    samples, _ = edge_samples()
+    assert [(s.metric, s.value) for s in samples if s.labels["measurement"] == "ClusterOOMsTracker"] == [("cluster_oom_kills", 1.0)]

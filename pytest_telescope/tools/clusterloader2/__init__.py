@@ -2,7 +2,7 @@
 from a container image), and read its report directory into samples.
 
 ``running`` builds and runs the command; ``parsing`` reads what CL2 wrote. The tool's
-interface (``command``, ``parse``, ``METRICS``, ``DEFAULT_SLO``) is the one every tool module has.
+interface (``command``, ``parse``, ``METRICS``, ``PARAMETERS``, ``DEFAULT_SLO``) is the one every tool module has.
 """
 
 from pytest_telescope.tools.clusterloader2.parsing import DEFAULT_SLO, METRICS, ClusterLoaderFailed, parse
@@ -10,6 +10,7 @@ from pytest_telescope.tools.clusterloader2.running import (
     CL2_OPTIONS,
     DEFAULT_IMAGE,
     OVERRIDES,
+    PARAMETERS,
     PINNED,
     Image,
     command,
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_SLO",
     "METRICS",
     "OVERRIDES",
+    "PARAMETERS",
     "PINNED",
     "ClusterLoaderFailed",
     "Image",

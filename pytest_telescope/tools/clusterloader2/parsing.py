@@ -38,6 +38,13 @@ def _pod_metric(phase: str, percentile: str) -> str:
     return f"{phase}_{percentile}" if phase == "pod_startup" else f"pod_{phase}_{percentile}"
 
 
+# SchedulingMetrics' latencies (pkg/measurement/common/scheduler_latency.go, schedulingMetrics): key -> metric name part.
+SCHEDULING_LATENCIES = {
+    "e2eSchedulingLatency": "e2e",
+    "schedulingLatency": "algorithm",
+    "preemptionEvaluationLatency": "preemption_evaluation",
+    "frameworkExtensionPointDuration": "framework_extension_point",
+}
 _LATENCY = Metric("ms", LOWER)
 METRICS: dict[str, Metric] = {
     **{_pod_metric(phase, p): _LATENCY for phase in POD_PHASES for p in _PERCENTILES},
@@ -55,33 +62,8 @@ METRICS: dict[str, Metric] = {
     "scale_down_nodes_time": Metric("s", LOWER),
     "scale_up_pods_time": Metric("s", LOWER),
     "scale_down_pods_time": Metric("s", LOWER),
-}
-
-# What each parameter of command() means, for docs/tools.md. Overrides (all but CL2_OPTIONS) reach
-# the test config as CL2_<NAME>; "" or 0 leaves the config's own default.
-PARAMETERS: dict[str, str] = {
-    "testconfig": "the CL2 test config file, relative to the suite's directory",
-    "provider": "CL2's --provider: aks, eks, gke, kind, ...",
-    "nodes": "CL2's --nodes; 0 lets CL2 count the schedulable nodes",
-    "prometheus": "let CL2 deploy its own Prometheus (--enable-prometheus-server)",
-    "prometheus_scrape_kubelets": "its Prometheus scrapes the kubelets too",
-    "prometheus_tear_down": "remove its Prometheus at the end",
-    "pods_per_node": "override CL2_PODS_PER_NODE",
-    "load_test_throughput": "override CL2_LOAD_TEST_THROUGHPUT: pods created per second",
-    "pod_startup_latency_threshold": "override CL2_POD_STARTUP_LATENCY_THRESHOLD, e.g. 5s",
-    "operation_timeout": "override CL2_OPERATION_TIMEOUT, e.g. 15m",
-    "resource_consume_cpu": "override CL2_RESOURCE_CONSUME_CPU: millicores each pod burns",
-    "resource_consume_memory": "override CL2_RESOURCE_CONSUME_MEMORY: MiB each pod holds",
-    "load_type": "override CL2_LOAD_TYPE",
-    "pod_count": "override CL2_POD_COUNT",
-    "pod_cpu_request": "override CL2_POD_CPU_REQUEST, e.g. 100m",
-    "nodes_after_scale_up": "override CL2_NODES_AFTER_SCALE_UP",
-    "nodes_after_scale_down": "override CL2_NODES_AFTER_SCALE_DOWN",
-    "scale_up_timeout": "override CL2_SCALE_UP_TIMEOUT",
-    "scale_down_timeout": "override CL2_SCALE_DOWN_TIMEOUT",
-    "jobs": "override CL2_JOBS",
-    "pods_per_job": "override CL2_PODS_PER_JOB",
-    "namespaces": "override CL2_NAMESPACES",
+    **{f"scheduling_{name}_latency_{p}": _LATENCY for name in SCHEDULING_LATENCIES.values() for p in _PERCENTILES},
+    "cluster_oom_kills": Metric("count", LOWER),
 }
 
 # Upstream SLOs, as CL2 enforces them (slos/api_responsiveness_prometheus.go: 1 s for
@@ -95,7 +77,8 @@ DEFAULT_SLO: dict[str, dict] = {
     "pod_startup_p99": {"max": 5, "unit": "s"},
 }
 
-_TIMESTAMP = re.compile(r"_\d{4}-\d{2}-\d{2}T\d{2}:?\d{2}:?\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$")
+# A summary file's name ends with its RFC 3339 time, then its extension (json, txt, ... or none).
+_TIMESTAMP = re.compile(r"_\d{4}-\d{2}-\d{2}T\d{2}:?\d{2}:?\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})(?:\.\w+)?$")
 _STEP_IDENTIFIER = re.compile(r"\[\d+\] - (?P<identifier>.+)$")
 # An identifier may end with a loop index, as Telescope's looped configs write them: "WaitForNodesUpPerc50 0".
 _SCALE_STEP = re.compile(
@@ -121,38 +104,52 @@ def parse(report_dir: Path, command: list[str] | str = "clusterloader2") -> list
     """Samples from a CL2 report directory.
 
     Raises ``ClusterLoaderFailed`` with CL2's own error text when junit.xml has a failed
-    testcase, and ``ToolError`` when junit.xml is missing or a summary cannot be read.
-    Files of other measurements (WaitForControlledPodsRunning...) are ignored.
+    testcase, and naming each summary it cannot read; its ``samples`` are all the others.
+    ``ToolError`` when junit.xml is missing. Files of other measurements
+    (WaitForControlledPodsRunning...) are ignored.
     """
     junit = report_dir / "junit.xml"
-    failures, durations = _read_junit(junit, command)
-    samples = durations
+    test, failures, durations = _read_junit(junit, command)
+    samples, unreadable = durations, []
     with os.scandir(report_dir) as entries:
-        names = sorted(entry.name for entry in entries if entry.name.endswith(".json") and entry.is_file())
+        names = sorted(entry.name for entry in entries if _TIMESTAMP.search(entry.name) and entry.is_file())
     for name in names:
-        samples += _summary_samples(report_dir / name, command)
+        try:
+            samples += _summary_samples(report_dir / name, test)
+        except SummaryError as error:
+            unreadable.append((name, str(error)))
+    problems = []
     if failures:
-        problem = f"{junit} reports {len(failures)} failure{'s' if len(failures) > 1 else ''}:\n" + "\n".join(
-            f"  {name}: {text}" for name, text in failures
-        )
-        raise ClusterLoaderFailed(command, problem, samples=samples)
+        problems.append(f"{junit} reports {len(failures)} failure{'s' if len(failures) > 1 else ''}:")
+        problems += [f"  {name}: {text}" for name, text in failures]
+    if unreadable:
+        problems.append(f"{len(unreadable)} summar{'ies' if len(unreadable) > 1 else 'y'} in {report_dir} unreadable, the others kept:")
+        problems += [f"  {name}: {reason}" for name, reason in unreadable]
+    if problems:
+        raise ClusterLoaderFailed(command, "\n".join(problems), samples=samples)
     return samples
 
 
 # junit.xml
 
 
-def _read_junit(path: Path, command: list[str] | str) -> tuple[list[tuple[str, str]], list[Sample]]:
-    """Failed testcases as (name, CL2's text), and the autoscaler's wait durations."""
+def _read_junit(path: Path, command: list[str] | str) -> tuple[str, list[tuple[str, str]], list[Sample]]:
+    """The test's name, failed testcases as (name, CL2's text), and the autoscaler's wait durations.
+
+    The name is the config's ``name``, which every testcase starts with (pkg/test/simple_reporter.go:
+    ``<test> overall (<config>)``, ``<test>: [step: NN] ...``).
+    """
     try:
         root = ElementTree.parse(path).getroot()
     except FileNotFoundError:
         raise ToolError(command, f"no junit.xml in {path.parent}: CL2 did not finish a test") from None
     except ElementTree.ParseError as error:
         raise ToolError(command, f"{path} is not valid XML: {error}") from None
-    step_failures, overall_failures, samples = [], [], []
+    step_failures, overall_failures, samples, test = [], [], [], ""
     for case in root.iter("testcase"):
         name = case.get("name", "")
+        if " overall (" in name:
+            test = name.split(" overall (", 1)[0]
         failure = case.find("failure")
         if failure is None:
             failure = case.find("error")
@@ -164,7 +161,7 @@ def _read_junit(path: Path, command: list[str] | str) -> tuple[list[tuple[str, s
             if sample is not None:
                 samples.append(sample)
     # The overall testcase repeats every step's errors; it alone tells of errors outside steps.
-    return step_failures or overall_failures, samples
+    return test, step_failures or overall_failures, samples
 
 
 def _failure_text(text: str) -> str:
@@ -202,27 +199,37 @@ def _scale_sample(name: str, time: str, path: Path, command: list[str] | str) ->
 Reader = Callable[[Any, dict[str, str]], list[Sample]]
 
 
-def _summary_samples(path: Path, command: list[str] | str) -> list[Sample]:
-    summary = _summary_name(path.name)
+class SummaryError(ValueError):
+    """One summary file cannot be read: the others still are."""
+
+
+def _summary_samples(path: Path, test: str) -> list[Sample]:
+    summary = _summary_name(path.name, test)
     family, reader = _reader(summary)
     if reader is None:
         return []
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ToolError(command, f"{path}: cannot read CL2 summary: {error}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SummaryError(f"cannot read it as JSON: {error}") from None
     try:
         return reader(data, {"measurement": summary})
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ToolError(command, f"{path}: not the summary CL2 writes for {family}: {error!r}") from None
+        raise SummaryError(f"not the summary CL2 writes for {family}: {error!r}") from None
 
 
-def _summary_name(file_name: str) -> str:
+def _summary_name(file_name: str, test: str = "") -> str:
     """``PodStartupLatency_PodStartupLatency_load_2025-05-03T17:16:07Z.json`` -> ``PodStartupLatency_PodStartupLatency``.
 
-    The test name is the token before the time; CL2 test names have no "_".
+    After the summary's name come the test's name and, when CL2 ran a test scenario with an
+    identifier, ``_<identifier>`` (pkg/test/simple_test_executor.go). Without the test's name,
+    the token before the time is taken for it (CL2 test names have no "_").
     """
-    stem = _TIMESTAMP.sub("", file_name.removesuffix(".json"))
+    stem = _TIMESTAMP.sub("", file_name)
+    if test and stem.endswith("_" + test):
+        return stem[: -len(test) - 1]
+    if test and f"_{test}_" in stem:
+        return stem[: stem.rindex(f"_{test}_")]
     return stem.rsplit("_", 1)[0] if "_" in stem else stem
 
 
@@ -235,10 +242,13 @@ def _reader(summary: str) -> tuple[str, Reader | None]:
 
 
 def _items(data: Any) -> list[dict]:
+    """The data items; ``null`` (every query of a GenericPrometheusQuery came back empty) is none."""
     items = data["dataItems"]
+    if items is None:
+        return []
     if not isinstance(items, list):
         raise TypeError("dataItems is not a list")
-    return items or []
+    return items
 
 
 def _percentiles(item: dict, metric_format: str, labels: dict[str, str], **fields: str) -> list[Sample]:
@@ -262,8 +272,12 @@ def _pod_startup(data: Any, labels: dict[str, str]) -> list[Sample]:
     summary = labels["measurement"]
     pods = "stateless" if summary.startswith("Stateless") else "stateful" if summary.startswith("Stateful") else "all"
     labels = {**labels, "pods": pods}
+    items = _items(data)
+    # CL2 writes the Stateless and Stateful summaries even when no such pod ran: all zeros, not measurements.
+    if pods != "all" and all(value == 0 for item in items for value in item["data"].values()):
+        return []
     samples = []
-    for item in _items(data):
+    for item in items:
         phase = item["labels"]["Metric"]
         if phase in POD_PHASES:
             samples += _percentiles(item, _pod_metric(phase, "{percentile}"), labels)
@@ -314,7 +328,8 @@ def _generic_query(data: Any, labels: dict[str, str]) -> list[Sample]:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"data.{query} is not a number: {value!r}")
             query_labels = {**item.get("labels", {}), **labels, "query": query}
-            samples.append(Sample("prometheus_query", float(value), item["unit"], query_labels))
+            # perftype.go always writes unit, but may write it empty; a quantity without one is a count.
+            samples.append(Sample("prometheus_query", float(value), item.get("unit") or "count", query_labels))
     return samples
 
 
@@ -340,6 +355,24 @@ def _scheduling_throughput_prometheus(data: Any, labels: dict[str, str]) -> list
     return [Sample("scheduling_throughput_prometheus_max", float(data["max"]), "pods/s", labels)]
 
 
+def _scheduling_metrics(data: Any, labels: dict[str, str]) -> list[Sample]:
+    """Scheduler latencies in nanoseconds (Go durations); an all-zero one is a histogram CL2 found empty."""
+    latencies = [(SCHEDULING_LATENCIES[key], data[key], labels) for key in SCHEDULING_LATENCIES if key != "frameworkExtensionPointDuration"]
+    points = data["frameworkExtensionPointDuration"] or {}
+    latencies += [("framework_extension_point", points[point], {**labels, "extension_point": point}) for point in sorted(points)]
+    samples = []
+    for name, latency, latency_labels in latencies:
+        if any(latency[key] for key in _PERCENTILES.values()):
+            for percentile, key in _PERCENTILES.items():
+                value = units.convert(float(latency[key]), "ns", "ms")
+                samples.append(Sample(f"scheduling_{name}_latency_{percentile}", value, "ms", latency_labels))
+    return samples
+
+
+def _cluster_ooms(data: Any, labels: dict[str, str]) -> list[Sample]:
+    return [Sample("cluster_oom_kills", float(len(data["ooms"] or [])), "count", labels)]
+
+
 # Longer prefixes first: SchedulingThroughputPrometheus before SchedulingThroughput.
 _READERS: tuple[tuple[str, Reader], ...] = (
     ("StatelessPodStartupLatency", _pod_startup),
@@ -354,4 +387,6 @@ _READERS: tuple[tuple[str, Reader], ...] = (
     ("NetworkPolicySoakMeasurement", _resource_usage),
     ("SchedulingThroughputPrometheus", _scheduling_throughput_prometheus),
     ("SchedulingThroughput", _scheduling_throughput),
+    ("SchedulingMetrics", _scheduling_metrics),
+    ("ClusterOOMsTracker", _cluster_ooms),
 )

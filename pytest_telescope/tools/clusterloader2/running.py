@@ -117,6 +117,33 @@ PROMETHEUS_WITHOUT_VOLUME = {"CL2_PROMETHEUS_PVC_ENABLED": False}
 # the provider's default, prometheus.go NewController), which also leaves the measurement out.
 PROMETHEUS_PROVIDER_OVERRIDES = {"eks": {"PROMETHEUS_SCRAPE_KUBE_PROXY": False}}
 
+# What each parameter of command() means, for docs/tools.md. Overrides (all but CL2_OPTIONS) reach
+# the test config as CL2_<NAME>; "" or 0 leaves the config's own default.
+PARAMETERS: dict[str, str] = {
+    "testconfig": "the CL2 test config file, relative to the suite's directory",
+    "provider": "CL2's --provider: aks, eks, gke, kind, ...",
+    "nodes": "CL2's --nodes; 0 lets CL2 count the schedulable nodes",
+    "prometheus": "let CL2 deploy its own Prometheus (--enable-prometheus-server)",
+    "prometheus_scrape_kubelets": "its Prometheus scrapes the kubelets too",
+    "prometheus_tear_down": "remove its Prometheus at the end",
+    "prometheus_storage_class": "the StorageClass its Prometheus claims a volume from; \"\" picks the provider's (PROMETHEUS_STORAGE_CLASSES)",
+    "pods_per_node": "override CL2_PODS_PER_NODE",
+    "load_test_throughput": "override CL2_LOAD_TEST_THROUGHPUT: pods created per second",
+    "pod_startup_latency_threshold": "override CL2_POD_STARTUP_LATENCY_THRESHOLD, e.g. 5s",
+    "operation_timeout": "override CL2_OPERATION_TIMEOUT, e.g. 15m",
+    "resource_consume_cpu": "override CL2_RESOURCE_CONSUME_CPU: millicores each pod burns",
+    "resource_consume_memory": "override CL2_RESOURCE_CONSUME_MEMORY: MiB each pod holds",
+    "load_type": "override CL2_LOAD_TYPE",
+    "pod_count": "override CL2_POD_COUNT",
+    "pod_cpu_request": "override CL2_POD_CPU_REQUEST, e.g. 100m",
+    "nodes_after_scale_up": "override CL2_NODES_AFTER_SCALE_UP",
+    "nodes_after_scale_down": "override CL2_NODES_AFTER_SCALE_DOWN",
+    "scale_up_timeout": "override CL2_SCALE_UP_TIMEOUT",
+    "scale_down_timeout": "override CL2_SCALE_DOWN_TIMEOUT",
+    "jobs": "override CL2_JOBS",
+    "pods_per_job": "override CL2_PODS_PER_JOB",
+    "namespaces": "override CL2_NAMESPACES",
+}
 
 # command()'s keyword parameters that are CL2 options; every other one is an override,
 # written to the overrides file as CL2_<NAME>, where "" or 0 leaves the test config's
