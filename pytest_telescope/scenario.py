@@ -8,7 +8,6 @@ The format is ``schema/scenario.schema.json``; docs/scenarios.md explains it.
 from __future__ import annotations
 
 import functools
-import inspect
 import itertools
 import json
 import math
@@ -238,8 +237,7 @@ def _checker(tool: ModuleType, defaults: dict) -> Callable[[dict], None]:
     check = getattr(tool, "check", None)
     if check is None:
         return lambda params: None
-    names = inspect.signature(check).parameters
-    return lambda params: check(**{k: v for k, v in {**defaults, **params}.items() if k in names})
+    return lambda params: check({**defaults, **params})
 
 
 def _cases(path: Path, document: dict, defaults: dict, check: Callable[[dict], None]) -> tuple[Case, ...]:

@@ -59,7 +59,7 @@ def command(
 
     ``rwmixread`` is the share of reads in percent of a mixed pattern (rw, readwrite, randrw).
     """
-    check(rw=rw, iodepth=iodepth, numjobs=numjobs, runtime=runtime, rwmixread=rwmixread)
+    check(dict(rw=rw, iodepth=iodepth, numjobs=numjobs, runtime=runtime, rwmixread=rwmixread))
     mix = [f"--rwmixread={rwmixread}"] if rw in MIXED_PATTERNS else []
     return [
         "fio",
@@ -81,8 +81,10 @@ def command(
     ]
 
 
-def check(*, rw: str = "randread", iodepth: int = 16, numjobs: int = 1, runtime: int = 5, rwmixread: int = 50) -> None:
-    """Raise ``ParameterError`` naming the first parameter fio would not accept."""
+def check(params: dict) -> None:
+    """Raise ``ParameterError`` naming the first of a case's parameters (all of them, defaults filled in)
+    that fio would not accept."""
+    rw, iodepth, numjobs, runtime, rwmixread = (params[k] for k in ("rw", "iodepth", "numjobs", "runtime", "rwmixread"))
     if rw not in RW_PATTERNS:
         raise ParameterError("rw", f"must be one of {', '.join(RW_PATTERNS)}, got {rw!r}")
     for option, value in (("iodepth", iodepth), ("numjobs", numjobs)):

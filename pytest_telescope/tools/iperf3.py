@@ -70,7 +70,7 @@ def command(
     makes the server send; ``bidir`` sends both ways at once.
     """
     _check_port(port)
-    check(protocol=protocol, duration=duration, parallel=parallel, bandwidth=bandwidth, reverse=reverse, bidir=bidir, omit=omit)
+    check(dict(protocol=protocol, duration=duration, parallel=parallel, bandwidth=bandwidth, reverse=reverse, bidir=bidir, omit=omit))
     command = ["iperf3", "-c", server, "-p", str(port), "-t", str(duration), "-P", str(parallel), "--json"]
     if protocol == "udp":
         command.append("-u")
@@ -87,17 +87,10 @@ def command(
     return command
 
 
-def check(
-    *,
-    protocol: str = "tcp",
-    duration: int = 10,
-    parallel: int = 1,
-    bandwidth: str | int | None = None,
-    reverse: bool = False,
-    bidir: bool = False,
-    omit: int = 0,
-) -> None:
-    """Raise ``ParameterError`` naming the first parameter iperf3 would not accept."""
+def check(params: dict) -> None:
+    """Raise ``ParameterError`` naming the first of a case's parameters (all of them, defaults filled in)
+    that iperf3 would not accept."""
+    protocol, duration, parallel, omit, bandwidth = (params[k] for k in ("protocol", "duration", "parallel", "omit", "bandwidth"))
     if protocol not in PROTOCOLS:
         raise ParameterError("protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     if not _is_int(duration) or duration <= 0:
@@ -110,7 +103,7 @@ def check(
         (_is_int(bandwidth) and bandwidth >= 0) or (isinstance(bandwidth, str) and _BANDWIDTH.fullmatch(bandwidth))
     ):
         raise ParameterError("bandwidth", f'must be bits/s as an int >= 0 or a string like "500M", got {bandwidth!r}')
-    if reverse and bidir:
+    if params["reverse"] and params["bidir"]:
         raise ParameterError("bidir", "and reverse exclude each other: bidir already sends both ways")
 
 
