@@ -40,6 +40,8 @@ EXIT_CLEANUP_FAILED = 6
 # Set on a test by its record_samples fixture.
 RECORDER = pytest.StashKey[Recorder]()
 MEASUREMENTS = pytest.StashKey[tuple]()
+# Seconds the test waited for its target's lock: another test was measuring on it.
+LOCK_WAIT = pytest.StashKey[float]()
 
 
 class Telescope:
@@ -148,8 +150,10 @@ class Telescope:
         if not isinstance(target, Target):
             return (yield)
         recorder = item.stash.get(RECORDER, None)
+        asked = time.monotonic()
         try:
             with self.pool.exclusive(parameter(item, "target")):
+                item.stash[LOCK_WAIT] = time.monotonic() - asked
                 return (yield)
         finally:
             if recorder is not None:
@@ -198,6 +202,7 @@ class Telescope:
         report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
         if call.when == "call":
             report.telescope = self._take_samples(item)
+            report.telescope_lock_wait = item.stash.get(LOCK_WAIT, 0.0)
         return report
 
     def _scrub_failure(self, report: pytest.TestReport) -> None:

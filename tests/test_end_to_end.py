@@ -146,6 +146,10 @@ def test_under_xdist_all_samples_reach_one_jsonl_and_the_target_is_applied_once(
     result.assert_outcomes(passed=2)
     rows = read_rows(suite)
     assert {row["benchmark"] for row in rows} == {"iperf3", "fio"}
+    # The two tests share the target; the time each waited for the other's turn on it is apart from its own time.
+    (suite_xml,) = xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))
+    waits = {case.name: [p.value for p in case.properties() if p.name == "target_lock_wait"] for case in suite_xml}
+    assert all(len(values) == 1 and values[0].endswith(" s") for values in waits.values()), waits
     assert calls.read_text().split().count("apply") == 1
     assert calls.read_text().split().count("destroy") == 1
     assert leftovers(suite) == []

@@ -14,8 +14,9 @@ METRICS: dict[str, Metric] = {
     "throughput_received": Metric("Mbit/s", HIGHER),
     "retransmits": Metric("count", LOWER),
     "rtt_mean": Metric("us", LOWER),
-    "cpu_local": Metric("%", LOWER),
-    "cpu_remote": Metric("%", LOWER),
+    # The CPU iperf3 used: it rises with the throughput it reaches, so neither way is better on its own.
+    "cpu_local": Metric("%", NEITHER),
+    "cpu_remote": Metric("%", NEITHER),
     "jitter": Metric("ms", LOWER),
     "lost_percent": Metric("%", LOWER),
     "lost_packets": Metric("count", LOWER),
