@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pytest_telescope import tools
-from pytest_telescope.measure.prometheus import GOLDEN_SIGNALS
+from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.samples import DIRECTIONS, Metric
 from pytest_telescope.tools import _reference
 
