@@ -36,6 +36,9 @@ OPTIONS = {
     "kwok-manifests": ("", "kwok's release manifests (a file or directory) for clusters without GitHub access (default: download the pinned release)"),
 }
 
+PREFLIGHT_MODES = ("on", "only", "off")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("telescope", "infrastructure benchmarks (pytest-telescope)")
     for name, (default, help_text) in OPTIONS.items():
@@ -59,6 +62,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep the targets after the run, to rerun cases on them with --telescope-run-id (ini: telescope_keep_target)",
     )
     parser.addini("telescope_keep_target", "keep the targets after the run", type="bool", default=False)
+    group.addoption(
+        "--telescope-preflight",
+        dest="telescope_preflight",
+        nargs="?",
+        const="only",
+        default=None,
+        choices=PREFLIGHT_MODES,
+        help="check each selected suite against the cluster it declares, offline: on (default: a test whose suite does not fit "
+        "fails before any apply), only (the bare option: report and stop, exit 1 on a misfit), off (ini: telescope_preflight)",
+    )
+    parser.addini("telescope_preflight", "on, only or off: check each suite against its declared cluster", default="on")
 
 
 def setting(config: pytest.Config, name: str) -> str:

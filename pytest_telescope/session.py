@@ -18,7 +18,7 @@ from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
 from pytest_telescope.measure.fingerprint import fingerprint
-from pytest_telescope.plugin import path_setting, setting
+from pytest_telescope.plugin import PREFLIGHT_MODES, path_setting, setting
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
@@ -31,6 +31,7 @@ from pytest_telescope.report.junit import JunitReport
 from pytest_telescope.report.table import MAX_ROWS, table
 from pytest_telescope.rows import rows, utc_now
 from pytest_telescope.targets import Target, TargetSpec
+from pytest_telescope.validate import preflight
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation
 
@@ -42,6 +43,7 @@ RECORDER = pytest.StashKey[Recorder]()
 MEASUREMENTS = pytest.StashKey[tuple]()
 # Seconds the test waited for its target's lock: another test was measuring on it.
 LOCK_WAIT = pytest.StashKey[float]()
+PREFLIGHT = pytest.StashKey[str]()
 
 
 class Telescope:
@@ -116,6 +118,33 @@ class Telescope:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Preflight of the selected tests whose clusters a shipped module would make (after -m and -k)."""
+        mode = setting(config, "preflight")
+        if mode not in PREFLIGHT_MODES:
+            raise pytest.UsageError(f"telescope_preflight: {mode!r} is not one of {', '.join(PREFLIGHT_MODES)}")
+        if mode == "off":
+            return
+        tests = []
+        for item in items:
+            spec, marker = parameter(item, "target"), item.get_closest_marker("scenario")
+            if isinstance(spec, TargetSpec) and marker and self.asked_for(spec.cloud) and self.pool.ships_module(spec.cloud):
+                tests.append((item, scenarios.load(Path(item.path).parent / marker.args[0]), spec.cloud))
+        misfits, by_test = preflight.check_tests(tests)
+        for item, message in by_test.items():
+            item.stash[PREFLIGHT] = message
+        if mode == "only":
+            fit = f"preflight: {len({(suite.path, cloud) for _, suite, cloud in tests})} suite and cloud pairs fit their clusters"
+            pytest.exit(preflight.report(misfits) if misfits else fit, returncode=1 if misfits else 0)
+        if misfits:
+            self.progress.say(preflight.report(misfits))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if PREFLIGHT in item.stash:
+            pytest.fail(item.stash[PREFLIGHT], pytrace=False)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         return f"telescope: run {self.run_id}, results in {_shown(self.results_dir)}"

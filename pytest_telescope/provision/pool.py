@@ -23,7 +23,7 @@ from pytest_terraform import tf
 from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.runs import OWNER_FILE, check_run_id, locked, owner_alive, read_owner
-from pytest_telescope.provision.terraform import TerraformRunner, check_inputs, failure_text, terraform_module
+from pytest_telescope.provision.terraform import SHIPPED_MODULES, TerraformRunner, check_inputs, failure_text, terraform_module
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import Connection, Target, TargetSpec, kubernetes, local
 
@@ -134,6 +134,11 @@ class TargetPool:
             record.update(pid=self.owner_pid, host=socket.gethostname())
             owner.write_text(json.dumps(record))
         return record["deletion_due_time"]
+
+    def ships_module(self, cloud: str) -> bool:
+        """Whether ``cloud``'s target is made by a module shipped with the plugin (not one of the user's)."""
+        module = PROVIDERS[cloud].MODULE
+        return module is not None and terraform_module(self.terraform_dir, module) == SHIPPED_MODULES / module
 
     def _outputs(self, directory: Path) -> dict:
         if not (directory / "terraform.tfstate").exists():

@@ -131,6 +131,18 @@ def check_all(pairs: Iterable[tuple[Scenario, str]], facts: dict | None = None) 
     return [misfit for (_, cloud), scenario in unique.items() for misfit in check(scenario, cloud, facts=facts)]
 
 
+def check_tests(tests: Iterable[tuple[object, Scenario, str]]) -> tuple[list[Misfit], dict[object, str]]:
+    """The misfits of the (test, scenario, cloud) triples, and for each test of a misfit pair what it fails with."""
+    tests = list(tests)
+    misfits = check_all((scenario, cloud) for _, scenario, cloud in tests)
+    by_test = {}
+    for test, scenario, cloud in tests:
+        found = [str(m) for m in misfits if m.suite == scenario.path.name and m.cloud == cloud]
+        if found:
+            by_test[test] = "preflight: the suite does not fit its cluster, so nothing is applied:\n  " + "\n  ".join(found)
+    return misfits, by_test
+
+
 def report(misfits: list[Misfit]) -> str:
     return f"preflight: {len(misfits)} misfit(s) of a suite and its cluster:\n" + "\n".join(f"  {m}" for m in misfits)
 

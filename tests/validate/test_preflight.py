@@ -263,3 +263,51 @@ def test_the_cl2_pod_requests_are_the_configs():
     deployment = (ROOT / "benchmarks/kubernetes/clusterloader2/load/deployment.yaml").read_text()
     assert "cpu: 10m" in deployment and "memory: 10Mi" in deployment
     assert preflight.CL2_POD_REQUESTS["load"]({}) == (10, 10)
+
+
+# --- in a pytest run ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fio_suite(pytester):
+    """benchmarks/storage as it is (its test file renamed: tests/ has a module of that name)."""
+    shutil.copytree(ROOT / "benchmarks/storage", pytester.path, dirs_exist_ok=True)
+    (pytester.path / "test_fio.py").rename(pytester.path / "test_suite_fio.py")
+    pytester.makeini("[pytest]\naddopts = -p no:terraform -p no:cacheprovider\ntelescope_prometheus = off\n")
+    return pytester
+
+
+def misfit_storage_class(pytester) -> None:
+    path = pytester.path / "fio.yaml"
+    path.write_text(path.read_text().replace("storage_class: managed-csi-premium", "storage_class: gp3"))
+
+
+def test_collect_only_preflight_passes_the_shipped_suite(fio_suite):
+    result = fio_suite.runpytest("-m", "aks or eks or gke", "--collect-only", "--telescope-preflight")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*preflight: 3 suite and cloud pairs fit their clusters*"])
+
+
+def test_collect_only_preflight_lists_a_misfit_and_exits_1(fio_suite):
+    misfit_storage_class(fio_suite)
+    result = fio_suite.runpytest("-m", "aks", "--collect-only", "--telescope-preflight")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*fio.yaml on aks: storage class gp3 is not one a aks cluster of this module has; fix: use one of managed-csi*"])
+
+
+def test_a_misfit_fails_its_tests_before_any_apply(fio_suite):
+    misfit_storage_class(fio_suite)
+    result = fio_suite.runpytest("-m", "aks", "-k", "randread")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*preflight: the suite does not fit its cluster, so nothing is applied:*", "*storage class gp3*"])
+    assert not list((fio_suite.path / ".telescope").rglob("terraform.tfstate")) and "terraform apply" not in result.stdout.str()
+
+
+def test_a_module_of_the_users_own_is_not_checked(fio_suite):
+    """The facts are about the shipped modules: a cloud whose module is the user's is left to it."""
+    misfit_storage_class(fio_suite)
+    (fio_suite.path / "terraform/azure").mkdir(parents=True)
+    (fio_suite.path / "terraform/azure/main.tf").write_text("")
+    result = fio_suite.runpytest("-m", "aks", "--collect-only", "--telescope-preflight")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*preflight: 0 suite and cloud pairs fit their clusters*"])

@@ -126,8 +126,12 @@ class ObjectRef:
         return f"{self.kind} {where}{self.name} ({self.api_version})"
 
 
-def install(api_client: client.ApiClient, documents: Sequence[dict], *, timeout: float = 120.0, poll_interval: float = 2.0) -> list[ObjectRef]:
+def install(
+    api_client: client.ApiClient, documents: Sequence[dict], *, timeout: float = 120.0, poll_interval: float = 2.0, what: str = "kwok install"
+) -> list[ObjectRef]:
     """Create every object of ``documents``; one that already exists is taken as it is.
+
+    ``what`` starts every error message.
 
     Namespaces and CustomResourceDefinitions go first. An object of a custom
     kind waits, up to ``timeout`` seconds, until the API server serves that
@@ -138,7 +142,7 @@ def install(api_client: client.ApiClient, documents: Sequence[dict], *, timeout:
     with _dynamic_client(api_client) as dynamic:
         try:
             for document in sorted(documents, key=_install_order):
-                made = _create(dynamic, document, timeout, poll_interval)
+                made = _create(dynamic, document, timeout, poll_interval, what)
                 if made is not None:
                     created.append(made)
         except ProvisionError as error:
@@ -153,7 +157,7 @@ def _install_order(document: dict) -> int:
     return {"Namespace": 0, "CustomResourceDefinition": 1}.get(document["kind"], 2)
 
 
-def _create(dynamic: DynamicClient, document: dict, timeout: float, poll_interval: float) -> ObjectRef | None:
+def _create(dynamic: DynamicClient, document: dict, timeout: float, poll_interval: float, what: str) -> ObjectRef | None:
     metadata = document["metadata"]
     described = ObjectRef(document["apiVersion"], document["kind"], metadata["name"], metadata.get("namespace"))
     deadline = time.monotonic() + timeout
@@ -171,11 +175,11 @@ def _create(dynamic: DynamicClient, document: dict, timeout: float, poll_interva
         except NotFoundError as error:
             problem = api_error_text(error)
         except client.ApiException as error:
-            raise ProvisionError(f"kwok install: create {described}: {api_error_text(error)}") from None
+            raise ProvisionError(f"{what}: create {described}: {api_error_text(error)}") from None
         except Exception as error:  # urllib3: the API server cannot be reached
-            raise ProvisionError(f"kwok install: create {described}: {request_failure(error)}") from None
+            raise ProvisionError(f"{what}: create {described}: {request_failure(error)}") from None
         if time.monotonic() >= deadline:
-            raise ProvisionError(f"kwok install: create {described}: {problem} (after {timeout:g} s)")
+            raise ProvisionError(f"{what}: create {described}: {problem} (after {timeout:g} s)")
         time.sleep(poll_interval)
 
 
