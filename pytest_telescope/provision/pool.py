@@ -23,7 +23,7 @@ from pytest_terraform import tf
 from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.runs import OWNER_FILE, check_run_id, locked, owner_alive, read_owner
-from pytest_telescope.provision.terraform import SHIPPED_MODULES, TerraformRunner, check_inputs, failure_text, terraform_module
+from pytest_telescope.provision.terraform import SHIPPED_MODULES, TerraformRunner, check_inputs, copy_module, failure_text, terraform_module
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import Connection, Target, TargetSpec, kubernetes, local
 
@@ -150,7 +150,7 @@ class TargetPool:
     def _provision(self, spec: TargetSpec, provider, directory: Path, connection: Connection) -> None:
         if provider.MODULE is None:
             return
-        module_dir = terraform_module(self.terraform_dir, provider.MODULE)
+        module_dir = copy_module(terraform_module(self.terraform_dir, provider.MODULE), directory / "terraform")
         name = hashlib.sha256(f"{self.run_id}/{directory.name}".encode()).hexdigest()[:8]
         inputs = provider.provisioned(spec.settings)
         what = str(TargetSpec.of(spec.cloud, inputs))

@@ -40,6 +40,15 @@ def terraform_module(terraform_dir: Path, name: str) -> Path:
     return own if own.is_dir() else SHIPPED_MODULES / name
 
 
+def copy_module(module_dir: Path, into: Path) -> Path:
+    """A copy of ``module_dir`` and its sibling modules (for ``../modules/<name>`` sources) under ``into``:
+    Terraform runs there, so that ``init`` writes its lock file and data beside the target's state, never
+    into the modules (the installed package, or the user's directory); and a destroy later uses the
+    module that applied, whatever happened to the original since."""
+    shutil.copytree(module_dir.parent, into, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"), dirs_exist_ok=True)
+    return into / module_dir.name
+
+
 class TerraformRunner(tf.TerraformRunner):
     """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
 

@@ -183,6 +183,12 @@ def test_a_kept_cluster_reruns_one_case_without_provisioning(suite, api):
     first.assert_outcomes(passed=1)
     first.stdout.fnmatch_lines(["*targets kept: rerun cases on them with --telescope-run-id kept-1*"])
     assert namespaces_deleted(api) == [] and len(api.namespaces) == 1
+    # Terraform ran on the target's copy of the module, which a later destroy uses: nothing was written
+    # beside the module itself.
+    (module_record,) = (suite.path / ".telescope" / "kept-1").glob("*/module")
+    assert Path(module_record.read_text()) == module_record.parent / "terraform" / "azure"
+    assert (module_record.parent / "terraform" / "azure" / "main.tf").read_text() == FAKE_AZURE_MODULE_DOUBLE
+    assert sorted(p.name for p in (suite.path / "terraform").rglob("*")) == ["azure", "main.tf"]
     again = suite.runpytest_subprocess(*run)
     again.assert_outcomes(passed=1)
     assert len(applies(suite)) == 1  # no second apply, no second validation
