@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import socket
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import kubernetes_validate
 import pytest
+import yaml
 from doubles.fake_apiserver import json_body, send_json, status_json
 from kubernetes import client
 
 from pytest_telescope.errors import ProvisionError
-from pytest_telescope.targets.kubernetes import kwok, kwok_release
+from pytest_telescope.targets import Connection
+from pytest_telescope.targets.kubernetes import PROVIDERS, kwok, kwok_release
 
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 RUN_ID = "20261123T122302Z-dc5148"
@@ -595,3 +598,24 @@ def test_a_count_that_is_not_a_whole_number_is_refused_before_anything_is_made(a
     with pytest.raises(ValueError, match=r"kwok node memory: '16G!' is not a positive Kubernetes quantity"):
         nodes.add(1, cpu="4", memory="16G!", pods=110)
     assert api.requests == []
+
+
+def test_a_cluster_modules_manifests_are_created_when_the_target_connects(api, tmp_path):
+    """terraform/aws outputs the cluster autoscaler's objects as manifests; the provider creates them,
+    with kwok's installer, once the cluster is up, and takes those already there as they are."""
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+        "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+    }
+    manifests = (
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: cluster-autoscaler, namespace: kube-system}\n"
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cluster-autoscaler}\nrules: []\n"
+    )
+    outputs = {"kubeconfig": yaml.safe_dump(kubeconfig), "node_pools": {}, "manifests": manifests}
+    connection = Connection("run-1", tmp_path, timedelta(hours=2), "2026-11-27T13:00:00Z")
+    for _ in range(2):
+        PROVIDERS["eks"].connect(outputs, {}, connection)
+    assert "cluster-autoscaler" in api.names("serviceaccounts") and "cluster-autoscaler" in api.names("clusterroles")
+    assert api.posted().count("/api/v1/namespaces/kube-system/serviceaccounts") == 2  # the second found it there

@@ -14,10 +14,12 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+import yaml
 from kubernetes import client
 
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.targets import Connection
+from pytest_telescope.targets.kubernetes import kwok_release
 from pytest_telescope.targets.kubernetes.api import delete_namespace, delete_virtual_nodes, load_client
 from pytest_telescope.targets.kubernetes.pod_exec import Echo
 from pytest_telescope.targets.kubernetes.target import KubernetesTarget
@@ -181,7 +183,7 @@ class ClusterProvider:
         }
 
     def connect(self, outputs: dict, settings: Mapping, connection: Connection) -> KubernetesTarget:
-        return connect(
+        target = connect(
             outputs,
             connection.echo,
             connection.say,
@@ -191,6 +193,12 @@ class ClusterProvider:
             directory=connection.directory,
             deletion_due_time=connection.deletion_due_time,
         )
+        # What the module asks to run in the cluster (EKS: the cluster autoscaler), created once it is up;
+        # an object there already is taken as it is. kwok's installer creates objects of any kind.
+        manifests = [document for document in yaml.safe_load_all(outputs.get("manifests") or "") if document]
+        if manifests:
+            kwok_release.install(target.api_client, manifests, what=f"{self.cloud} cluster manifests")
+        return target
 
 
 def _login_name() -> str:
