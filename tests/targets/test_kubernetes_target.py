@@ -111,7 +111,8 @@ def test_on_a_large_cluster_validate_lists_only_the_benchmarks_nodes_from_the_ca
     api.node_lists = [others[:500] + bench[:1], others + bench]  # the client's node joins late
     target = make_target(api, by_role, node_pools=pools)
     target.validate()
-    assert api.node_queries == [{"labelSelector": "telescope-role in (client,server)", "resourceVersion": "0"}] * 2
+    # validate() waits for the pools (the pods' nodes are checked when a test asks for them).
+    assert api.node_queries == [{"labelSelector": "kubernetes.azure.com/agentpool in (client,server)", "resourceVersion": "0"}] * 2
     assert target.metadata["nodes"]["count"] == 1002  # the whole cluster, listed once for the record
     assert api.node_queries[-1] == {"resourceVersion": "0"}
 
@@ -128,6 +129,26 @@ def test_on_a_large_cluster_validate_lists_only_the_benchmarks_nodes_from_the_ca
 )
 def test_one_list_selector_covers_every_selector(selectors, expected):
     assert list_selector(selectors) == expected
+
+
+def test_a_suite_without_endpoints_validates_on_one_node(api):
+    """Defect 1: a CL2 or kperf suite never asks for the server and client pods, so the default
+    different-node placement must not hold its validation on a cluster of one node."""
+    api.nodes = [aks_node("sys-0", "system")]
+    target = make_target(api, {"ready_timeout": 0}, node_pools={"system": {"count": 1, "labels": {}}})
+    target.validate()
+    iperf3 = make_target(api, {"ready_timeout": 0, "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]})
+    iperf3.validate()
+    with pytest.raises(ProvisionError, match="placement different-node: needs two nodes, and only sys-0 can take the pods"):
+        iperf3.endpoints("server", "client")
+    assert not api.paths("POST")  # no pod made
+
+
+def test_one_endpoint_needs_a_node_for_its_role_only():
+    nodes = [state("a", labels={"role": "bench"})]
+    settings = ClusterSettings.of({"node_selectors": {"server": {"role": "none"}}})
+    assert check_nodes(nodes, {}, None, settings, ("client",)) == []
+    assert check_nodes(nodes, {}, None, settings, ("server",))[0].startswith("no Ready, schedulable node for the server pod")
 
 
 def test_a_cordoned_node_does_not_count(api):

@@ -130,12 +130,16 @@ def list_selector(selectors: Sequence[Mapping[str, str]]) -> str:
 
 
 def check_nodes(
-    nodes: Sequence[NodeState], pools: Mapping[str, Mapping], pool_label: str | None, settings: ClusterSettings
+    nodes: Sequence[NodeState],
+    pools: Mapping[str, Mapping],
+    pool_label: str | None,
+    settings: ClusterSettings,
+    roles: Sequence[str] = ROLES,
 ) -> list[str]:
     """Why the cluster cannot take the benchmark yet; empty when it can.
 
-    Every node pool has at least its ``count`` of usable nodes, and the
-    server and client pods each have a usable node, placed as asked.
+    Every node pool has at least its ``count`` of usable nodes, and the pod of
+    each of ``roles`` has a usable node; the two pods, placed as asked.
     """
     problems = []
     for name, pool in pools.items():
@@ -153,7 +157,7 @@ def check_nodes(
             n for n in nodes
             if n.usable and n.matches(settings.selector(role)) and n.tolerates_taints(settings.tolerations)
         ]
-        for role in ROLES
+        for role in roles
     }
     for role, found in candidates.items():
         if not found:
@@ -161,7 +165,7 @@ def check_nodes(
                 f"no Ready, schedulable node for the {role} pod "
                 f"(nodeSelector {_selector_text(settings.selector(role))}; taints not tolerated count too)"
             )
-    if not problems:
+    if not problems and set(roles) == set(ROLES):
         problem = _placement_problem(settings.placement, candidates["server"], candidates["client"])
         if problem:
             problems.append(f"placement {settings.placement}: {problem}")

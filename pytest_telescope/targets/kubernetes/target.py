@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from kubernetes import client
 
@@ -90,6 +90,7 @@ class KubernetesTarget(Target):
         self._pid_dir = pid_dir
         self._endpoints: dict[str, PodEndpoint] = {}
         self._nodes: list[NodeState] | None = None
+        self._validated = False  # validate() done: endpoints() checks the rest, for its pods
         self._version: str | None = None
         self._namespace_ready = False
         self._forwards: dict[tuple[str, str, int], PortForward] = {}
@@ -113,18 +114,30 @@ class KubernetesTarget(Target):
         return self._version
 
     def validate(self) -> None:
+        """Every node pool has its nodes. The pods' nodes and their placement are checked for the tests
+        that ask for endpoints (``endpoints``): a CL2 or kperf suite has none."""
         self.version  # fails first, and plainly, when the API server cannot be reached
+        self._wait_for_nodes(())
+        self._validated = True
+
+    def endpoints(self, *roles: str) -> tuple[PodEndpoint, ...]:
+        # The rest of a validated target's validation: nodes for these pods, placed as asked.
+        if self._validated and any(role not in self._endpoints for role in roles):
+            self._wait_for_nodes(roles)
+        return super().endpoints(*roles)
+
+    def _wait_for_nodes(self, roles: Sequence[str]) -> None:
         waiting = Waiting(self.settings.ready_timeout, self._say)
         # Every few seconds until the nodes are ready: on a cluster of 1,000 nodes, only those of
         # the pools and the pods' selectors, not all of them from etcd each time.
         pool_label = POOL_LABELS.get(self.cloud)
         selector = list_selector(
             [pool_selector(name, pool, pool_label) for name, pool in self.node_pools.items()]
-            + [self.settings.selector(role) for role in ROLES]
+            + [self.settings.selector(role) for role in roles]
         )
         while True:
             nodes = self.nodes(selector)
-            problems = check_nodes(nodes, self.node_pools, pool_label, self.settings)
+            problems = check_nodes(nodes, self.node_pools, pool_label, self.settings, roles)
             if not problems:
                 # describe() and metadata count every node of the cluster: listed once, when asked.
                 self._nodes = None if selector else nodes
