@@ -58,6 +58,8 @@ CORPUS = [
     ("yaml-alias-bomb", GOOD + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}' if i else 'lol'] * 9)}]\n" for i in range(9)), None, [], r"iperf3\.yaml: not valid YAML: line 1, column 1: more than 100,000 values once its aliases are expanded"),
     ("yaml-deep", GOOD + "x: " + "[" * 1000 + "]" * 1000 + "\n", None, [], r"iperf3\.yaml: not valid YAML: line 4, column 23: nested deeper than 20 levels"),
     ("nan-threshold", GOOD + "slo: {jitter: {max: .nan}}\n", None, [], r"iperf3\.yaml: slo\.jitter\.max: nan is not a finite number"),
+    ("negative-duration", "benchmark: iperf3\nparams: {duration: -3}\n", None, [], r"iperf3\.yaml: params\.duration: duration must be a whole number of seconds > 0, got -3"),
+    ("malformed-bandwidth", GOOD + "include: [{id: fast, bandwidth: fast}]\n", None, [], r"iperf3\.yaml: include\.0\.bandwidth: bandwidth must be bits/s as an int >= 0 or a string like \"500M\", got 'fast'"),
     ("inf-parameter", "benchmark: iperf3\nparams: {duration: .inf}\n", None, [], r"iperf3\.yaml: params\.duration: inf is not a finite number"),
     ("huge-integer", "benchmark: iperf3\nparams: {duration: 1" + "0" * 400 + "}\n", None, [], r"iperf3\.yaml: params\.duration: a 401-digit integer is too large \(at most 9223372036854775807\)"),
     ("huge-matrix", "benchmark: iperf3\nmatrix: {duration: [%s], parallel: [%s], omit: [%s]}\n" % ((", ".join(map(str, range(1, 101))),) * 3), None, [], r"iperf3\.yaml: matrix: 1,000,000 cases, more than max_cases \(1000\); set max_cases: 1000000 in the file to run them all"),
