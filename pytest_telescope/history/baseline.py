@@ -18,11 +18,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from pytest_telescope import units
 from pytest_telescope.errors import TelescopeError
-from pytest_telescope.history.stats import Summary, mann_whitney_p, ratio_interval, summarize
+from pytest_telescope.history.stats import Summary, mann_whitney_p, median, ratio_interval, summarize
 from pytest_telescope.samples import HIGHER, LOWER
 
 DEFAULT_TOLERANCE = 0.05
@@ -242,21 +242,32 @@ def compare(
         if row_key not in baseline:
             continue
         unit = rows[0]["unit"]
+        runs: dict[str, list[float]] = {}
+        for row in baseline[row_key]:
+            runs.setdefault(row.get("run_id", ""), []).append(_in_unit(row, unit))
         comparisons.append(
             judge(
                 row_key,
                 unit,
                 [row["value"] for row in rows],
-                [_in_unit(row, unit) for row in baseline[row_key]],
+                [value for values in runs.values() for value in values],
                 rows[0].get("better"),
                 tolerance.of(row_key.metric),
+                run_medians=[median(values) for values in runs.values()],
             )
         )
     return comparisons
 
 
 def judge(
-    row_key: Key, unit: str, current: list[float], baseline: list[float], better: str | None, tolerance: float
+    row_key: Key,
+    unit: str,
+    current: list[float],
+    baseline: list[float],
+    better: str | None,
+    tolerance: float,
+    *,
+    run_medians: Sequence[float] = (),
 ) -> Comparison:
     """Regression, improvement, changed (a metric better neither way), unchanged or inconclusive.
 
@@ -264,9 +275,12 @@ def judge(
     the change counts when the Mann-Whitney U test finds the two samples
     different (p < 0.05, as ``asv compare`` decides) and the whole 95% bootstrap
     interval of the change lies beyond the tolerance, so that a shift of the
-    machine a little past the tolerance is not a regression on its own; with one
-    value a side, only when the change is also beyond the spread (max - min) the
-    baseline's history shows. Otherwise it is inconclusive.
+    machine a little past the tolerance is not a regression on its own. When the
+    baseline holds several runs (``run_medians``, one per run), the change must
+    also be beyond the spread of their medians: repeats taken one after the other
+    share the machine's state, and only runs apart show how far it drifts. With
+    one value a side, only a change beyond the spread (max - min) the baseline's
+    history shows counts. Otherwise it is inconclusive.
     """
     now, then = summarize(current), summarize(baseline)
     difference = now.median - then.median
@@ -285,6 +299,12 @@ def judge(
             verdict, reason = INCONCLUSIVE, f"{reason} >= {ALPHA}: may be noise"
         elif not beyond:
             verdict, reason = INCONCLUSIVE, f"{reason}, but the 95% CI of the change reaches within the tolerance"
+        elif len(run_medians) > 1 and abs(difference) <= max(run_medians) - min(run_medians):
+            verdict = INCONCLUSIVE
+            reason += (
+                f", but within the spread of the baseline's {len(run_medians)} runs' medians"
+                f" ({_number(min(run_medians))} to {_number(max(run_medians))} {unit})"
+            )
         else:
             verdict = _direction(difference, better)
     elif then.n > 1 and then.median != 0 and abs(difference) > then.maximum - then.minimum:

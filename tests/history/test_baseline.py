@@ -197,6 +197,26 @@ def test_a_real_difference_whose_interval_reaches_into_the_tolerance_is_inconclu
     assert comparison.reason.endswith("but the 95% CI of the change reaches within the tolerance")
 
 
+def test_repeats_within_the_spread_of_the_baseline_s_runs_are_inconclusive():
+    # Two baseline runs apart in time disagree as much as this run does with them: the machine drifted.
+    comparison = judge(KEY, "Mbit/s", SEPARATED_BELOW, BASE, "higher", 0.05, run_medians=[70.0, 100.0])
+    assert comparison.p_value < 0.05
+    assert comparison.verdict == INCONCLUSIVE
+    assert comparison.reason.endswith("but within the spread of the baseline's 2 runs' medians (70 to 100 Mbit/s)")
+    assert judge(KEY, "Mbit/s", SEPARATED_BELOW, BASE, "higher", 0.05, run_medians=[95.0, 100.0]).verdict == REGRESSION
+
+
+def test_compare_gives_judge_the_median_of_each_baseline_run():
+    current = [row(v, run_id="now") for v in (50.0, 52.0, 54.0, 56.0, 58.0)]
+    one_run = [row(v, run_id="a") for v in BASE]
+    drifted = one_run + [row(v - 40, run_id="b") for v in BASE]  # a second run, 40 lower all through
+    assert compare(current, one_run)[0].verdict == REGRESSION
+    (comparison,) = compare(current, drifted)
+    assert comparison.p_value < 0.05
+    assert comparison.verdict == INCONCLUSIVE
+    assert "2 runs' medians (60 to 100 Mbit/s)" in comparison.reason
+
+
 def test_a_rise_of_a_lower_is_better_metric_is_a_regression_and_a_fall_an_improvement():
     higher = [x * 1.3 for x in BASE]
     lower = [x * 0.7 for x in BASE]
