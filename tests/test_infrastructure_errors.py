@@ -87,11 +87,18 @@ def test_a_target_that_did_not_provision_is_an_error_and_a_missed_slo_a_failure(
     assert "test_suite.py::test_on_the_target[local-tcp]</code>: terraform apply failed" in report
 
 
-def test_passed_but_cleanup_failed_says_so_with_the_command_and_its_own_exit_status(suite):
+@pytest.fixture
+def refused_destroy(suite) -> tuple[Path, Path]:
+    """Terraform modules whose local target refuses to be destroyed until the returned file exists."""
     modules = suite.path / "modules"
     (modules / "local").mkdir(parents=True)
     allow = suite.path / "allow-destroy"
     (modules / "local/main.tf").write_text(REFUSES_DESTROY % (SHIPPED_LOCAL, allow))
+    return modules, allow
+
+
+def test_passed_but_cleanup_failed_says_so_with_the_command_and_its_own_exit_status(suite, refused_destroy):
+    modules, allow = refused_destroy
 
     result = suite.runpytest_subprocess("-k", "on_the_target", "--telescope-run-id", "left-1", f"--telescope-terraform-dir={modules}")
 
@@ -112,11 +119,8 @@ def test_passed_but_cleanup_failed_says_so_with_the_command_and_its_own_exit_sta
     assert not (suite.path / ".telescope/left-1").exists()
 
 
-def test_a_failed_benchmark_keeps_its_exit_status_when_cleanup_also_failed(suite):
-    modules = suite.path / "modules"
-    (modules / "local").mkdir(parents=True)
-    allow = suite.path / "allow-destroy"
-    (modules / "local/main.tf").write_text(REFUSES_DESTROY % (SHIPPED_LOCAL, allow))
+def test_a_failed_benchmark_keeps_its_exit_status_when_cleanup_also_failed(suite, refused_destroy):
+    modules, allow = refused_destroy
 
     result = suite.runpytest_subprocess("--telescope-run-id", "left-2", f"--telescope-terraform-dir={modules}")
 
