@@ -111,17 +111,18 @@ class Telescope:
         if not self.collected:
             self.collected = list(ids)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if setting(config, "target-key"):
-            shard.select(config, items, setting(config, "target-key"))
-
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Preflight of the selected tests whose clusters a shipped module would make (after -m and -k)."""
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """After -m and -k: only one target's tests with --telescope-target-key, then their preflight."""
+        if setting(config, "target-key"):
+            shard.select(config, items, setting(config, "target-key"))
+        self._preflight(config, items)
+
+    def _preflight(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Preflight of the selected tests whose clusters a shipped module would make."""
         mode = setting(config, "preflight")
         if mode not in PREFLIGHT_MODES:
             raise pytest.UsageError(f"telescope_preflight: {mode!r} is not one of {', '.join(PREFLIGHT_MODES)}")

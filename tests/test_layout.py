@@ -52,3 +52,17 @@ def test_imports_point_down(path):
 def test_modules_stay_small(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines: split it by concern"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_class_defines_a_method_twice(path):
+    """A second hook of the same name replaces the first without a word."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef):
+            names = [
+                f.name for f in node.body
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and not any(isinstance(d, ast.Attribute) and d.attr in ("setter", "deleter") for d in f.decorator_list)
+            ]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            assert not twice, f"{path.relative_to(PACKAGE)}: {node.name} defines {twice} twice"
