@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
 
 from pytest_telescope import scenario, shard
 from pytest_telescope.errors import ProvisionError, ScenarioError
+from pytest_telescope.measure import server
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import janitor
 from pytest_telescope.provision.runs import check_run_id
@@ -55,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         errors = janitor.cleanup(
             args.state_dir, progress, dry_run=args.dry_run, ignore_due_time=args.all or bool(args.run_id), run_id=args.run_id
         )
+        if not args.run_id:
+            prometheus_data = server.directories_left(Path(tempfile.gettempdir()))
+            janitor.sweep(prometheus_data, "the Prometheus data", progress, dry_run=args.dry_run)
         return 1 if errors else 0
     return 2
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Sequence
 
+import requests
+
 from pytest_telescope.errors import TelescopeError, ToolError
-from pytest_telescope.measure.query import Measurement, measure, scrape_interval, wait_for_scrape
+from pytest_telescope.measure.query import Measurement, measure, query_error, scrape_interval, wait_for_scrape
 from pytest_telescope.measure.server import LocalPrometheus
 from pytest_telescope.samples import Sample
 
@@ -31,6 +34,8 @@ class Measurements:
     def __init__(self, source: str, say):
         self.source = source
         self.cluster_service = cluster_service(source)
+        if source not in ("local", "off") and self.cluster_service is None:
+            check_url(source)
         self._say = say
         self._said: set[str] = set()
         self._local: LocalPrometheus | None = None
@@ -118,6 +123,20 @@ class Measurements:
         if text not in self._said:
             self._said.add(text)
             self._say(text)
+
+
+def check_url(source: str) -> None:
+    """A Prometheus URL, reachable now: checked once at the start, not by a timeout in every test."""
+    parts = urllib.parse.urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TelescopeError(
+            f"--telescope-prometheus {source!r}: expected local, off, cluster, cluster:<namespace>/<service>:<port>"
+            " or a Prometheus URL (http:// or https://)"
+        )
+    try:
+        requests.get(f"{source.rstrip('/')}/api/v1/query", params={"query": "1"}, timeout=10).raise_for_status()
+    except requests.RequestException as error:
+        raise TelescopeError(f"--telescope-prometheus {source}: {query_error(error, source)}") from None
 
 
 def cluster_service(source: str) -> tuple[str, str, int] | None:

@@ -143,7 +143,7 @@ def measure(
                 params={"start": f"{first:.3f}", "end": f"{end:.3f}"},
             )
         except Exception as error:  # the client raises its own exception, requests' or ValueError
-            problems.append(f"{measurement.name}: {_query_error(error, client.url)} (query: {query})")
+            problems.append(f"{measurement.name}: {query_error(error, client.url)} (query: {query})")
             continue
         found, missing = samples_from_result(measurement, result, window)
         samples += found
@@ -166,14 +166,14 @@ def wait_for_scrape(client, after: float, timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def _query_error(error: Exception, url: str) -> str:
+def query_error(error: Exception, url: str) -> str:
     """Prometheus' own words when it rejected the query, the reason when it could not be reached, else the client's."""
     text = str(error)
     rejected = re.search(r'"error":"((?:[^"\\]|\\.)*)"', text)
     if rejected:
         return "Prometheus rejected the query: " + json.loads(f'"{rejected.group(1)}"')
     if isinstance(error, requests.ConnectionError):
-        reason = re.search(r"\[Errno -?\d+\] ([^'\"]+)", text)
+        reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
         return f"cannot reach Prometheus at {url}: {reason.group(1) if reason else text.splitlines()[0]}"
     return f"query failed: {text.splitlines()[0] if text else type(error).__name__}"
 

@@ -21,6 +21,9 @@ from pytest_telescope.process import die_with_parent, require, stop
 from pytest_telescope.targets import MetricsSource
 
 INSTALL_HINT = "install the Debian packages prometheus and prometheus-node-exporter"
+# The temporary directory of a local Prometheus: telescope-prometheus-<pid>-<random>; the pid tells
+# `telescope cleanup` whether its run is over (a killed run leaves it).
+TEMP_PREFIX = "telescope-prometheus-"
 
 # What the host's exporter collects: enough for the golden signals, little else, so scraping stays cheap.
 HOST_COLLECTORS = ("cpu", "meminfo", "diskstats", "loadavg", "pressure", "vmstat", "netdev", "netstat")
@@ -29,6 +32,16 @@ NETWORK_COLLECTORS = ("netdev", "netstat")
 
 # systemd socket activation (sd_listen_fds): the first passed descriptor is number 3.
 _LISTEN_FD = 3
+
+
+def directories_left(temp_root: Path) -> dict[Path, int]:
+    """The temporary directories of local Prometheus servers in ``temp_root``, each with the pid of its run."""
+    found = {}
+    for directory in sorted(temp_root.glob(f"{TEMP_PREFIX}*")):
+        pid = directory.name.removeprefix(TEMP_PREFIX).split("-")[0]
+        if pid.isdigit() and directory.is_dir():
+            found[directory] = int(pid)
+    return found
 
 
 class LocalPrometheus:
@@ -63,7 +76,7 @@ class LocalPrometheus:
         for binary in ("prometheus", "prometheus-node-exporter"):
             require(binary, INSTALL_HINT)
         began = time.monotonic()
-        self.directory = Path(tempfile.mkdtemp(prefix="telescope-prometheus-"))
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
         try:
             host = MetricsSource("host")
             self._start_exporter(host, HOST_COLLECTORS)

@@ -7,9 +7,12 @@ still running is never touched.
 
 from __future__ import annotations
 
+import shutil
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Mapping
 
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import destroy_run
@@ -68,3 +71,16 @@ def cleanup(state_root: Path, progress: Progress, *, dry_run: bool, ignore_due_t
                 progress.say(f"{leftover.run_id}: destroy failed: {failure}")
             errors += len(failures)
     return errors
+
+
+def sweep(directories: Mapping[Path, int], what: str, progress: Progress, *, dry_run: bool) -> list[Path]:
+    """Remove those of ``directories`` (each with the pid of the process that made it) whose process has ended."""
+    swept = []
+    for directory, pid in directories.items():
+        if owner_alive({"pid": pid, "host": socket.gethostname()}):
+            continue
+        progress.say(f"{'would remove' if dry_run else 'removed'} {directory}: {what} of a run that ended")
+        if not dry_run:
+            shutil.rmtree(directory, ignore_errors=True)
+        swept.append(directory)
+    return swept

@@ -226,6 +226,8 @@ def destroy(directory: Path, progress: Progress) -> None:
         except TelescopeError as error:
             if not provisioned:
                 raise ProvisionError(f"{error}\n  namespaces recorded in {directory / kubernetes.RECORD_FILE}") from None
+        if not provisioned and (directory / "variables.json").exists():
+            provisioned = _recover(directory, progress)
         if provisioned:
             module_dir = Path((directory / "module").read_text())
             variables = json.loads((directory / "variables.json").read_text())
@@ -237,3 +239,21 @@ def destroy(directory: Path, progress: Progress) -> None:
                 except subprocess.CalledProcessError as error:
                     raise ProvisionError(failure_text(error, str(module_dir)) + f"\n  state kept in {directory}") from None
     shutil.rmtree(directory)
+
+
+def _recover(directory: Path, progress: Progress) -> bool:
+    """An apply began (its variables are recorded) and Terraform died before it wrote any state:
+    what it made is recorded nowhere. Applying again records it (a step that finds its resource
+    already made may fail, the state keeps the rest), for the destroy that follows; returns
+    whether there is state now."""
+    module_dir = Path((directory / "module").read_text())
+    variables = json.loads((directory / "variables.json").read_text())
+    what = (directory / "spec").read_text()
+    runner = TerraformRunner(module_dir, directory / "work", variables, progress, what)
+    with progress.phase("recover", f"{what} (Terraform ended before it wrote its state)"):
+        try:
+            runner.init()
+            runner.apply()
+        except subprocess.CalledProcessError:
+            pass  # what it could not make again is in the state all the same, tainted
+    return (directory / "terraform.tfstate").exists()

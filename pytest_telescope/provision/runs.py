@@ -45,13 +45,18 @@ def owner_alive(owner: dict) -> bool:
     return b"pytest" in cmdline or b"python" in cmdline
 
 
+MAX_DELETION_DELAY = timedelta(days=3650)  # a due time far enough to mean "keep", near enough to compute
+
+
 def parse_duration(text: str) -> timedelta:
     """``90m``, ``2h``, ``1d``, ``30s`` (as Terraform and Telescope write a deletion delay)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
     if match is None:
         raise ProvisionError(f"telescope_deletion_delay: {text!r} is not a duration like 90m, 2h or 1d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: float(match[1])})
+    seconds = float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    if seconds > MAX_DELETION_DELAY.total_seconds():  # a longer one overflows the due time (or is inf)
+        raise ProvisionError(f"telescope_deletion_delay: longer than {MAX_DELETION_DELAY.days} days")
+    return timedelta(seconds=seconds)
 
 
 @contextlib.contextmanager

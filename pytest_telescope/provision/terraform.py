@@ -93,6 +93,8 @@ class TerraformRunner(tf.TerraformRunner):
             echo=None if output else self.progress.echo,
             heartbeat=self.progress.heartbeat(step, self.what),
             die_with_us=False,
+            # A destroy, once begun, finishes: out of the terminal's group, a Ctrl-C does not stop it.
+            **(process.OWN_GROUP if args[1] == "destroy" else {}),
         )
         if completed.returncode != 0:
             raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)

@@ -86,6 +86,9 @@ CORPUS = [
     # Provisioning and options.
     ("failed-apply", GOOD, "pass", [f"--telescope-terraform-dir={REPO / 'tests/data/terraform-broken'}"], r"terraform apply failed \(status 1\) in .*/local"),
     ("bad-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "soon"], r"telescope_deletion_delay: 'soon' is not a duration like 90m, 2h or 1d"),
+    ("huge-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "9" * 400 + "d"], r"telescope_deletion_delay: longer than 3650 days"),
+    ("prometheus-unknown", GOOD, "pass", ["--telescope-prometheus", "lcoal"], r"--telescope-prometheus 'lcoal': expected local, off, cluster, cluster:<namespace>/<service>:<port> or a Prometheus URL \(http:// or https://\)"),
+    ("prometheus-unreachable", GOOD, "pass", ["--telescope-prometheus", "http://127.0.0.1:9"], r"--telescope-prometheus http://127\.0\.0\.1:9: cannot reach Prometheus at http://127\.0\.0\.1:9: Connection refused"),
     ("tolerance-nan", GOOD, "pass", ["--telescope-tolerance", "nan%"], r"--telescope-tolerance: tolerance 'nan%': expected a percentage such as 5% or metric=5%"),
     ("tolerance-inf", GOOD, "pass", ["--telescope-tolerance", "read_clat_p99=inf%"], r"--telescope-tolerance: tolerance 'read_clat_p99=inf%': expected a percentage"),
 ]
