@@ -1,7 +1,8 @@
 """pytest-telescope: infrastructure benchmarks as pytest tests.
 
 The plugin's options and markers. A run's state and its hooks are the ``Telescope``
-of ``session.py``; the fixtures benchmarks use are in ``fixtures.py``.
+of ``session.py``; the fixtures benchmarks use are in ``fixtures.py``; what pytest
+prints of a test is scrubbed of secrets by ``scrubbing.py``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs a real Kubernetes cluster (--telescope-kubeconfig)")
     # Imported here, as pytest-xdist imports its session: both read their options with setting().
     from pytest_telescope import fixtures
+    from pytest_telescope.scrubbing import Scrubbing
     from pytest_telescope.session import TELESCOPE, Telescope
 
     try:
@@ -103,4 +105,5 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[TELESCOPE] = telescope
     config.pluginmanager.register(telescope, "telescope-run")
+    config.pluginmanager.register(Scrubbing(config, telescope.redactor), "telescope-scrubbing")
     config.pluginmanager.register(fixtures, "telescope-fixtures")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
+from pytest_telescope import interrupts
 from pytest_telescope import scenario as scenarios
 from pytest_telescope import shard
 from pytest_telescope.errors import TelescopeError
@@ -24,6 +24,7 @@ from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import html, publish
+from pytest_telescope.report.files import ResultsDirectoryError, check_writable, write_atomically
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
 from pytest_telescope.report.compare import table as compare_table
 from pytest_telescope.report.jsonl import JsonlWriter
@@ -89,11 +90,19 @@ class Telescope:
         self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
         self.in_azure_devops = in_azure_devops()
         self._writer: JsonlWriter | None = None
-        self._previous_sigterm = None if self.is_worker else signal.signal(signal.SIGTERM, _interrupt)
+        self._previous_handlers = {} if self.is_worker else interrupts.install()
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        interrupts.restore(self._previous_handlers)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """A results directory that cannot be written stops the run before anything is provisioned."""
+        if self.is_worker or self.config.option.collectonly:
+            return
+        try:
+            check_writable(self.results_dir)
+        except ResultsDirectoryError as error:
+            raise pytest.UsageError(str(error)) from None
 
     @property
     def writer(self) -> JsonlWriter:
@@ -227,22 +236,11 @@ class Telescope:
         if call.excinfo is not None and isinstance(call.excinfo.value, (TelescopeError, *_VERDICTS)):
             report.longrepr = self.redactor.scrub(str(call.excinfo.value))
             report.telescope_error = type(call.excinfo.value).__name__
-        elif report.failed:
-            self._scrub_failure(report)
-        report.telescope_benchmark = bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
+        report.telescope_benchmark = _is_benchmark(item)
         if call.when == "call":
             report.telescope = self._take_samples(item)
             report.telescope_lock_wait = item.stash.get(LOCK_WAIT, 0.0)
         return report
-
-    def _scrub_failure(self, report: pytest.TestReport) -> None:
-        """A traceback or captured output may show a secret this process knows (a kubeconfig's token):
-        scrubbed here, because under xdist the controller that writes JUnit has not seen it."""
-        text = report.longreprtext
-        scrubbed = self.redactor.scrub(text)
-        if scrubbed != text:
-            report.longrepr = scrubbed
-        report.sections = [(title, self.redactor.scrub(content)) for title, content in report.sections]
 
     def _take_samples(self, item: pytest.Item) -> dict | None:
         """The item's samples, once: a test interrupted later is not reported twice."""
@@ -265,7 +263,11 @@ class Telescope:
     def _publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
         written = rows(self.run_id, nodeid, outcome, data) if data else []
         if written:
-            self.writer.write(written)
+            if not self.writer.write(written):
+                self.progress.say(
+                    f"could not write {len(written)} rows of {nodeid} to {_shown(self.writer.path)}: "
+                    f"{self.writer.error.strerror}; kept, to write with the next test's"
+                )
             self.rows += written[: MAX_ROWS - len(self.rows)]
             self.row_count += len(written)
 
@@ -283,10 +285,11 @@ class Telescope:
         item = self.running
         data = self._take_samples(item) if item is not None else None
         if data:
-            self.ran_benchmarks = True
             self._publish_rows(item.nodeid, "interrupted", data)
+        if item is not None and _is_benchmark(item):
+            self.ran_benchmarks = True  # also when its target was being provisioned: junit.xml says why nothing ran
             if not self.is_worker:
-                self.junit.add_interrupted(item.nodeid, data["samples"])
+                self.junit.add_interrupted(item.nodeid, data["samples"] if data else [])
         if self.is_worker and self._writer is not None:
             self._writer.close()
 
@@ -300,13 +303,22 @@ class Telescope:
         return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
 
     def _finish_run(self, session: pytest.Session) -> None:
+        """Destroy the targets and publish the results; once begun, a signal does not stop it."""
         errors = []
         try:
-            errors = [] if self.keep_targets else self.pool.destroy_all()
-        finally:
-            if errors:
-                self.junit.add_cleanup_error(self._cleanup_failed(session, errors))
-            self._publish_run(session)
+            with interrupts.finishing(self.progress.say, self.run_id) as finishing:
+                try:
+                    errors = [] if self.keep_targets else self.pool.destroy_all()
+                finally:
+                    if errors:
+                        self.junit.add_cleanup_error(self._cleanup_failed(session, errors))
+                    self._publish_run(session)
+        except KeyboardInterrupt:
+            self.progress.say(f"abandoned: `telescope cleanup --run-id {self.run_id}` removes what is left")
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+            return
+        if finishing.interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         if self.keep_targets and self.pool.run_dir.is_dir():
             self.progress.say(
                 f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
@@ -329,10 +341,11 @@ class Telescope:
         if self.ran_benchmarks:
             with self.progress.phase("publish", _shown(self.results_dir)):
                 self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
-                self.junit.write(self.results_dir / "junit.xml", self.redactor.scrub)
+                self._write_file(session, self.results_dir / "junit.xml", lambda path: self.junit.write(path, self.redactor.scrub))
                 if self._writer is not None:
                     self._writer.close()
-                self._write_report()
+                    self._say_unwritten(session)
+                self._write_file(session, self.html_path, self._write_report)
         if self.publish_to is not None and self.ran_benchmarks:
             try:
                 with self.progress.phase("upload", self.publish_to.url()):
@@ -346,16 +359,33 @@ class Telescope:
                     )
             except publish.PublishError as error:
                 self.progress.say(f"upload failed: {error}")
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                _failed(session)
 
-    def _write_report(self) -> None:
-        """The HTML report of every row of this run id, read back from its results.jsonl."""
-        path = self.results_dir / "results.jsonl"
-        self.published_rows = baseline.read_rows(path) if path.exists() else []
+    def _write_file(self, session: pytest.Session, path: Path, write) -> None:
+        """A results file that cannot be written (a full disk) is said, and publishing goes on."""
+        try:
+            write(path)
+        except OSError as error:
+            self.progress.say(f"could not write {_shown(path)}: {error.strerror}")
+            _failed(session)
+
+    def _say_unwritten(self, session: pytest.Session) -> None:
+        """Rows the JSONL could not take are not lost silently: each test they belong to is named."""
+        unwritten = self._writer.unwritten
+        if unwritten:
+            tests = ", ".join(dict.fromkeys(row["test"] for row in unwritten))
+            self.progress.say(
+                f"could not write {len(unwritten)} rows of {tests} to {_shown(self._writer.path)}: {self._writer.error.strerror}"
+            )
+            _failed(session)
+
+    def _write_report(self, path: Path) -> None:
+        """The HTML report of every row of this run id, read back from its results.jsonl, with the rows it could not take."""
+        jsonl = self.results_dir / "results.jsonl"
+        self.published_rows = (baseline.read_rows(jsonl) if jsonl.exists() else []) + (self._writer.unwritten if self._writer else [])
         against = self.baseline_rows if setting(self.config, "baseline") else None
         report = html.render(self.published_rows, against, tolerance=self.tolerance, errors=self.junit.errors())
-        self.html_path.parent.mkdir(parents=True, exist_ok=True)
-        self.html_path.write_text(self.redactor.scrub(report), encoding="utf-8")
+        write_atomically(path, self.redactor.scrub(report))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or not self.ran_benchmarks:
@@ -410,9 +440,14 @@ def _metadata(target: Target, fingerprints: dict[int, dict]) -> dict:
     return metadata
 
 
-def _interrupt(signum, frame):
-    """SIGTERM ends the run like Ctrl-C does: targets are destroyed and results written."""
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+def _failed(session: pytest.Session) -> None:
+    """The run fails, unless it already failed or was interrupted."""
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _is_benchmark(item: pytest.Item) -> bool:
+    return bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
 
 
 def _shown(path: Path) -> str:

@@ -87,9 +87,37 @@ def wait_halfway(directory: Path, process: subprocess.Popen) -> dict:
     return json.loads((directory / "halfway.json").read_text())
 
 
-def finish(process: subprocess.Popen) -> str:
+def wait_for_line(process: subprocess.Popen, text: str) -> str:
+    """Read the run's output until a line contains ``text``; returns what was read, for ``finish``."""
+    read = []
+    for line in process.stdout:
+        read.append(line)
+        if text in line:
+            return "".join(read)
+    raise AssertionError(f"the run ended before printing {text!r}:\n{''.join(read)}")
+
+
+def wait_for_terraform_destroy(process: subprocess.Popen) -> None:
+    """Until the run's `terraform destroy` has started, in a process group of its own (a signal sent
+    to the run's group between its fork and its setpgid would reach it, as in any program)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            parent, group = int(fields[1]), int(fields[2])
+            if parent == process.pid and group != process.pid and b"destroy" in argv[1:2]:
+                return
+        time.sleep(0.01)
+    raise AssertionError("terraform destroy did not start")
+
+
+def finish(process: subprocess.Popen, already_read: str = "") -> str:
     output, _ = process.communicate(timeout=120)
-    return output
+    return already_read + output
 
 
 def leftovers(directory: Path, marker: dict) -> list[str]:
@@ -121,7 +149,7 @@ def junit(directory: Path) -> str:
     return (run_dir / "junit.xml").read_text()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
 def test_a_signal_mid_benchmark_destroys_the_target_and_keeps_the_samples(run, signum):
     start, directory = run
     process = start("-m", "local")
@@ -133,6 +161,7 @@ def test_a_signal_mid_benchmark_destroys_the_target_and_keeps_the_samples(run, s
         process.send_signal(signum)  # as `kill` does: pytest alone
     output = finish(process)
 
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "destroy local: done" in output, output
     assert leftovers(directory, marker) == []
     measured = rows(directory)
@@ -189,3 +218,146 @@ def test_a_killed_run_is_cleaned_up_by_the_janitor(run):
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert "destroy local: done" in cleaned.stdout
     assert leftovers(directory, marker) == []
+
+
+def test_ctrl_c_again_during_destroy_is_acknowledged_and_the_teardown_finishes(run):
+    start, directory = run
+    process = start("-m", "local")
+    marker = wait_halfway(directory, process)
+
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: Terraform is in the foreground group too
+    read = wait_for_line(process, "destroy local ...")
+    wait_for_terraform_destroy(process)
+    os.killpg(process.pid, signal.SIGINT)
+    output = finish(process, read)
+
+    assert "SIGINT: destroying the targets, Ctrl-C again in 5 s to abandon; `telescope cleanup --run-id" in output, output
+    assert "destroy local: done" in output, output
+    assert "Traceback" not in output and "Interrupt received" not in output, output
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(directory, marker) == []
+    assert "interrupted while running" in junit(directory)
+
+
+def test_sigterm_during_publishing_leaves_whole_results_files(run):
+    start, directory = run
+    process = start("-m", "local")
+    marker = wait_halfway(directory, process)
+
+    process.send_signal(signal.SIGTERM)
+    read = wait_for_line(process, "publish ")
+    process.send_signal(signal.SIGTERM)
+    output = finish(process, read)
+
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    assert leftovers(directory, marker) == []
+    (run_dir,) = (directory / "results").iterdir()
+    assert sorted(path.name for path in run_dir.iterdir()) == ["junit.xml", "report.html", "results.jsonl"]
+    assert junit(directory).rstrip().endswith("</testsuites>")
+    assert (run_dir / "report.html").read_text().rstrip().endswith("</html>")
+
+
+def test_interrupted_while_provisioning_still_writes_junit_and_leaves_nothing(run):
+    start, directory = run
+    process = start("-m", "local")
+    read = wait_for_line(process, "provision local ...")
+    time.sleep(0.5)  # Terraform's apply under way
+
+    os.killpg(process.pid, signal.SIGINT)
+    output = finish(process, read)
+
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    report = junit(directory)
+    assert 'name="test_long[local-default]"' in report and "interrupted while running" in report, report
+    assert not (directory / ".telescope").exists() or list((directory / ".telescope").rglob("*")) == []
+    assert [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split() if ns.startswith("telescope-") and ns in output] == []
+
+
+def test_an_interrupted_xdist_controller_never_reports_a_running_test_as_passed(run):
+    start, directory = run
+    process = start("-m", "local", "-n", "2")
+    marker = wait_halfway(directory, process)
+
+    process.send_signal(signal.SIGINT)  # the controller alone
+    output = finish(process)
+
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(directory, marker) == []
+    report = junit(directory)
+    long = report[report.index('name="test_long[local-default]"'):].split("</testcase>")[0]
+    assert "interrupted while running" in long or "not run" in long, report
+
+
+DISK_SUITE = '''
+import os
+from pathlib import Path
+import pytest
+from pytest_telescope import Sample
+
+
+def test_one(record_samples):
+    record_samples([Sample("m", float(i), "count", {"i": str(i)}) for i in range(30)])
+
+
+def test_disk_fills(record_samples):
+    with open(Path(os.environ["RESULTS_DISK"]) / "filler", "wb", buffering=0) as filler:
+        try:
+            while filler.write(b"\\0" * 4096):
+                pass
+        except OSError:
+            pass
+    record_samples(Sample("m", 1.0, "count"))
+
+
+def test_three(record_samples):
+    record_samples([Sample("m", float(i), "count", {"i": str(i)}) for i in range(30)])
+'''
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """``disk(options)``: a small tmpfs as the run's results directory, unmounted after the test."""
+    point = tmp_path / "results"
+    point.mkdir()
+
+    def mount(options):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "telescope-test", str(point)], check=True)
+        return point
+
+    yield mount
+    subprocess.run(["umount", "--lazy", str(point)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
+def test_a_read_only_results_directory_stops_the_run_before_anything_is_provisioned(run, disk):
+    start, directory = run
+    results = disk("ro,size=64k")
+    process = start("-m", "local")
+    output = finish(process)
+
+    assert process.returncode == pytest.ExitCode.USAGE_ERROR, output
+    assert re.search(rf"results directory {results}/[\w.-]+ is not writable: Read-only file system", output), output
+    assert "provision" not in output and not (directory / ".telescope").exists(), output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
+def test_a_results_disk_full_mid_run_loses_no_sample_silently_and_leaves_no_cut_off_line(run, disk):
+    start, directory = run
+    (directory / "test_suite.py").write_text(DISK_SUITE)
+    results = disk("size=256k")
+    process = start(env={"RESULTS_DISK": str(results)})
+    output = finish(process)
+
+    assert "3 passed" in output and process.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert re.search(r"could not write 30 rows of test_suite\.py::test_three to .*results\.jsonl: No space left on device", output), output
+    assert re.search(r"could not write .*junit\.xml: No space left on device", output), output
+    assert "INTERNALERROR" not in output, output
+    (run_dir,) = [path for path in results.iterdir() if path.is_dir()]
+    lines = (run_dir / "results.jsonl").read_text().splitlines(keepends=True)
+    tests = [json.loads(line)["test"] for line in lines]  # the filler may leave room for test_disk_fills' row
+    assert tests[:30] == ["test_suite.py::test_one"] * 30 and "test_suite.py::test_three" not in tests
+    assert all(line.endswith("\n") for line in lines)
+    junit_file = run_dir / "junit.xml"
+    assert not junit_file.exists() or junit_file.read_text().rstrip().endswith("</testsuites>")

@@ -84,6 +84,70 @@ def test_canaries_stay_out_of_every_output(tmp_path):
             assert canary not in text, f"{name} reached {file}"
 
 
+CAPTURED_SUITE = '''
+import logging, os, sys, warnings
+import pytest
+import yaml
+from pytest_telescope import Sample
+
+
+def secrets():
+    token = yaml.safe_load(open("kubeconfig.yaml"))["users"][0]["user"]["token"]
+    return [os.environ["AZURE_CLIENT_SECRET"], token]
+
+
+def say_them():
+    for secret in secrets():
+        print(f"stdout {secret}")
+        print(f"stderr {secret}", file=sys.stderr)
+        logging.getLogger("bench").warning("log %s", secret)
+
+
+def test_passes_and_prints(record_samples):
+    say_them()
+    warnings.warn(f"warning {secrets()[0]} {secrets()[1]}")
+    record_samples(Sample("m", 1.0, "count"))
+
+
+def test_misses_its_slo_and_prints(record_samples):
+    say_them()
+    record_samples(Sample("m", 1.0, "count"))
+    record_samples.expect("m", min=2, unit="count")
+
+
+@pytest.mark.scenario("iperf3.yaml")
+def test_tool_fails_and_prints(target, case):
+    say_them()
+    target.endpoint("client").run(["sh", "-c", "exit 3"])
+'''
+
+
+def test_canaries_stay_out_of_captured_output_logs_warnings_and_passing_tests(tmp_path):
+    """Without -s pytest shows what a test printed and logged (of every test with -rA) and the warnings;
+    a kubeconfig given with a local run is read for its credentials all the same."""
+    canaries = {name: f"canary-{name.lower()}-{secrets.token_hex(8)}" for name in ("AZURE_CLIENT_SECRET", "kubeconfig")}
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "users": [{"name": "u", "user": {"token": canaries["kubeconfig"]}}]}
+    (tmp_path / "kubeconfig.yaml").write_text(yaml.safe_dump(kubeconfig))
+    (tmp_path / "test_suite.py").write_text(CAPTURED_SUITE)
+    (tmp_path / "iperf3.yaml").write_text("benchmark: iperf3\nclouds: [local]\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntelescope_prometheus = off\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:terraform", "-p", "no:cacheprovider", "-rA",
+         "--telescope-kubeconfig", "kubeconfig.yaml"],
+        cwd=tmp_path, env={**os.environ, "AZURE_CLIENT_SECRET": canaries["AZURE_CLIENT_SECRET"]},
+        capture_output=True, text=True, timeout=300,
+    )
+
+    output = result.stdout + result.stderr
+    assert "2 failed, 1 passed, 1 warning" in output, output
+    for section in ("Captured stdout call", "Captured stderr call", "Captured log call", "warnings summary", "PASSED"):
+        assert section in output, section
+    assert output.count("[REDACTED]") >= 20, output  # each place shows the scrubbed text, not nothing
+    for name, canary in canaries.items():
+        assert canary not in output, f"{name} reached the terminal"
+
+
 def test_of_a_kubeconfig_only_its_credentials_are_secret():
     kubeconfig = yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "bench",
