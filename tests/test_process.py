@@ -10,6 +10,7 @@ import pytest
 
 from pytest_telescope import process
 from pytest_telescope.errors import ToolError
+from pytest_telescope.targets.kubernetes.pod_exec import KILL_SCRIPT, PIDFILE_WRAPPER, STOP_SECONDS
 from pytest_telescope.targets.local import LocalEndpoint
 
 
@@ -63,3 +64,23 @@ def test_in_a_namespace_a_timeout_or_the_end_of_a_background_tool_kills_its_jobs
         while len(processes_named(name)) < 3 and background.running():
             time.sleep(0.05)
     assert processes_named(name) == []
+
+
+def test_in_a_pod_the_kill_script_ends_a_tool_and_the_processes_it_put_in_sessions_of_their_own(tmp_path):
+    """The scripts a Kubernetes endpoint runs in the pod's container, run here with sh: the tool ignores
+    SIGTERM and its child is in a session of its own, out of reach of the tool's group."""
+    pidfile, name = tmp_path / "pid", f"spin-{secrets.token_hex(4)}"
+    sleeper = f'python3 -c "import time; time.sleep(300)" --name={name}'
+    tool = ["sh", "-c", f'trap "" TERM; setsid {sleeper} & {sleeper}; wait']
+    started = subprocess.Popen(["sh", "-c", PIDFILE_WRAPPER, "sh", str(pidfile), *tool])
+    deadline = time.monotonic() + 10
+    while len(processes_named(name)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    try:
+        subprocess.run(["sh", "-c", KILL_SCRIPT, "sh", str(pidfile)], check=True, timeout=STOP_SECONDS)
+        assert started.wait(timeout=5) == 128 + 9  # the wrapper's status: its tool's, killed
+        assert processes_named(name) == []
+    finally:
+        for pid in processes_named(name):  # a failed test's leftovers
+            os.kill(pid, 9)

@@ -36,14 +36,28 @@ status=$?
 rm -f "$pidfile"
 exit "$status"
 """
-# Stops the process named by the pid file $1: SIGTERM, then SIGKILL after 5 s. Waits for the
-# file first: a block that ends at once may get here before the wrapper wrote it.
+# Stops the process named by the pid file $1: SIGTERM, then SIGKILL after 5 s, to it and to every
+# process below it, found from each process's parent in /proc/<pid>/stat before it is signalled (a
+# tool's jobs may be in sessions of their own, as fio's are). Waits for the file first: a block that
+# ends at once may get here before the wrapper wrote it.
 KILL_SCRIPT = """
 i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 pid=$(cat "$1" 2>/dev/null) || exit 0
-kill "$pid" 2>/dev/null || exit 0
+kill -0 "$pid" 2>/dev/null || exit 0
+family=" $pid "
+grown=1
+while [ $grown = 1 ]; do
+    grown=0
+    for stat in /proc/[0-9]*/stat; do
+        fields=$(cat "$stat" 2>/dev/null) || continue
+        set -- ${fields##*) }
+        child=${stat#/proc/}; child=${child%/stat}
+        case "$family" in *" $2 "*) case "$family" in *" $child "*) ;; *) family="$family$child "; grown=1 ;; esac ;; esac
+    done
+done
+kill "$pid" 2>/dev/null
 i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-kill -9 "$pid" 2>/dev/null
+kill -9 $family 2>/dev/null
 exit 0
 """
 
