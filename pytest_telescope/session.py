@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_telescope import interrupts
+from pytest_telescope.ending import finish_run, shown
 from pytest_telescope import scenario as scenarios
 from pytest_telescope import shard
 from pytest_telescope.errors import TelescopeError
@@ -23,8 +24,8 @@ from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
 from pytest_telescope.redact import Redactor
-from pytest_telescope.report import html, publish
-from pytest_telescope.report.files import ResultsDirectoryError, check_writable, write_atomically
+from pytest_telescope.report import publish
+from pytest_telescope.report.files import ResultsDirectoryError, check_writable
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
 from pytest_telescope.report.compare import table as compare_table
 from pytest_telescope.report.jsonl import JsonlWriter
@@ -37,8 +38,6 @@ from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation
 
 TELESCOPE = pytest.StashKey["Telescope"]()
-# The exit status of a run whose benchmarks passed but whose targets could not all be destroyed.
-EXIT_CLEANUP_FAILED = 6
 # Set on a test by its record_samples fixture.
 RECORDER = pytest.StashKey[Recorder]()
 MEASUREMENTS = pytest.StashKey[tuple]()
@@ -157,7 +156,7 @@ class Telescope:
             pytest.fail(item.stash[PREFLIGHT], pytrace=False)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
-        return f"telescope: run {self.run_id}, results in {_shown(self.results_dir)}"
+        return f"telescope: run {self.run_id}, results in {shown(self.results_dir)}"
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         marker = metafunc.definition.get_closest_marker("scenario")
@@ -265,7 +264,7 @@ class Telescope:
         if written:
             if not self.writer.write(written):
                 self.progress.say(
-                    f"could not write {len(written)} rows of {nodeid} to {_shown(self.writer.path)}: "
+                    f"could not write {len(written)} rows of {nodeid} to {shown(self.writer.path)}: "
                     f"{self.writer.error.strerror}; kept, to write with the next test's"
                 )
             self.rows += written[: MAX_ROWS - len(self.rows)]
@@ -278,7 +277,7 @@ class Telescope:
         finally:
             self.measurements.stop()  # an exporter inside a namespace would keep it alive
             if not self.is_worker:
-                self._finish_run(session)
+                finish_run(self, session)
 
     def _publish_interrupted(self) -> None:
         """Ctrl-C or SIGTERM during a test: pytest makes no report, so write what it measured."""
@@ -302,91 +301,6 @@ class Telescope:
         named = cloud in re.findall(r"[\w-]+", self.config.option.markexpr or "")
         return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
 
-    def _finish_run(self, session: pytest.Session) -> None:
-        """Destroy the targets and publish the results; once begun, a signal does not stop it."""
-        errors = []
-        try:
-            with interrupts.finishing(self.progress.say, self.run_id) as finishing:
-                try:
-                    errors = [] if self.keep_targets else self.pool.destroy_all()
-                finally:
-                    if errors:
-                        self.junit.add_cleanup_error(self._cleanup_failed(session, errors))
-                    self._publish_run(session)
-        except KeyboardInterrupt:
-            self.progress.say(f"abandoned: `telescope cleanup --run-id {self.run_id}` removes what is left")
-            session.exitstatus = pytest.ExitCode.INTERRUPTED
-            return
-        if finishing.interrupted:
-            session.exitstatus = pytest.ExitCode.INTERRUPTED
-        if self.keep_targets and self.pool.run_dir.is_dir():
-            self.progress.say(
-                f"targets kept: rerun cases on them with --telescope-run-id {self.run_id}; "
-                f"destroy them with: telescope cleanup --run-id {self.run_id}"
-            )
-
-    def _cleanup_failed(self, session: pytest.Session, errors: list[str]) -> str:
-        """Targets were left: said with the command that destroys them. Benchmarks that all passed
-        end with their own exit status, so that a pipeline tells this from a failed benchmark."""
-        for error in errors:
-            self.progress.say(f"destroy failed: {error}")
-        command = f"telescope cleanup --state-dir {_shown(self.pool.state_root)} --run-id {self.run_id}"
-        passed = session.exitstatus == pytest.ExitCode.OK
-        summary = f"{'passed, ' if passed else ''}cleanup failed: targets left behind; destroy them with: {command}"
-        self.progress.say(summary)
-        session.exitstatus = EXIT_CLEANUP_FAILED if passed else session.exitstatus
-        return summary
-
-    def _publish_run(self, session: pytest.Session) -> None:
-        if self.ran_benchmarks:
-            with self.progress.phase("publish", _shown(self.results_dir)):
-                self.junit.mark_not_run(self.collected, "not run: the session ended before this test")
-                self._write_file(session, self.results_dir / "junit.xml", lambda path: self.junit.write(path, self.redactor.scrub))
-                if self._writer is not None:
-                    self._writer.close()
-                    self._say_unwritten(session)
-                self._write_file(session, self.html_path, self._write_report)
-        if self.publish_to is not None and self.ran_benchmarks:
-            try:
-                with self.progress.phase("upload", self.publish_to.url()):
-                    publish.upload_run(
-                        self.publish_to,
-                        self.results_dir,
-                        scenario=publish.scenario_name(setting(self.config, "scenario"), {r["benchmark"] for r in self.published_rows}),
-                        branch=publish.branch_name(os.environ, self.config.rootpath),
-                        run_id=self.run_id,
-                        environ=os.environ,
-                    )
-            except publish.PublishError as error:
-                self.progress.say(f"upload failed: {error}")
-                _failed(session)
-
-    def _write_file(self, session: pytest.Session, path: Path, write) -> None:
-        """A results file that cannot be written (a full disk) is said, and publishing goes on."""
-        try:
-            write(path)
-        except OSError as error:
-            self.progress.say(f"could not write {_shown(path)}: {error.strerror}")
-            _failed(session)
-
-    def _say_unwritten(self, session: pytest.Session) -> None:
-        """Rows the JSONL could not take are not lost silently: each test they belong to is named."""
-        unwritten = self._writer.unwritten
-        if unwritten:
-            tests = ", ".join(dict.fromkeys(row["test"] for row in unwritten))
-            self.progress.say(
-                f"could not write {len(unwritten)} rows of {tests} to {_shown(self._writer.path)}: {self._writer.error.strerror}"
-            )
-            _failed(session)
-
-    def _write_report(self, path: Path) -> None:
-        """The HTML report of every row of this run id, read back from its results.jsonl, with the rows it could not take."""
-        jsonl = self.results_dir / "results.jsonl"
-        self.published_rows = (baseline.read_rows(jsonl) if jsonl.exists() else []) + (self._writer.unwritten if self._writer else [])
-        against = self.baseline_rows if setting(self.config, "baseline") else None
-        report = html.render(self.published_rows, against, tolerance=self.tolerance, errors=self.junit.errors())
-        write_atomically(path, self.redactor.scrub(report))
-
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or not self.ran_benchmarks:
             return
@@ -398,14 +312,14 @@ class Telescope:
         if not self.rows:
             return
         terminalreporter.section(f"telescope: {self.row_count} samples, run {self.run_id}")
-        for line in table(self.rows, _shown(self.writer.path), self.row_count):
+        for line in table(self.rows, shown(self.writer.path), self.row_count):
             terminalreporter.write_line(self.redactor.scrub(line))
         if self.baseline_rows:
             comparisons = baseline.compare(self.published_rows, self.baseline_rows, self.tolerance)
             terminalreporter.section(f"telescope: against the baseline {setting(self.config, 'baseline')}")
             for line in compare_table(comparisons):
                 terminalreporter.write_line(self.redactor.scrub(line))
-        terminalreporter.write_line(f"report: {_shown(self.html_path)}")
+        terminalreporter.write_line(f"report: {shown(self.html_path)}")
 
 
 def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Tolerance, list[dict]]:
@@ -440,21 +354,8 @@ def _metadata(target: Target, fingerprints: dict[int, dict]) -> dict:
     return metadata
 
 
-def _failed(session: pytest.Session) -> None:
-    """The run fails, unless it already failed or was interrupted."""
-    if session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
 def _is_benchmark(item: pytest.Item) -> bool:
     return bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 # A test failing on one of these measured what it should: shown as its message alone, and

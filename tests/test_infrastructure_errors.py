@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_telescope.session import EXIT_CLEANUP_FAILED
+from pytest_telescope.ending import EXIT_CLEANUP_FAILED
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_LOCAL = REPO / "pytest_telescope/terraform/local"
