@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -196,10 +197,12 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
     # Round trips and jitter over loopback swing more than any useful tolerance; throughput does not.
     # Four repeats a side is the fewest with which the Mann-Whitney U test can reach p < 0.05 (2/70).
     options = ["-m", "local", "--telescope-repeat=4", "--telescope-tolerance=5%,rtt_mean=1000%,jitter=1000%"]
-    pytester.runpytest_subprocess(*options, "--telescope-run-id=before").assert_outcomes(passed=2)
+    # Run ids name the target's namespaces: unique ones keep two copies of this test on one machine apart.
+    before, after = (f"{when}-{secrets.token_hex(3)}" for when in ("before", "after"))
+    pytester.runpytest_subprocess(*options, f"--telescope-run-id={before}").assert_outcomes(passed=2)
 
     pytester.path.joinpath("shaped.yaml").write_text(SHAPED % 50)
-    result = pytester.runpytest_subprocess(*options, "--telescope-run-id=after", "--telescope-baseline=results")
+    result = pytester.runpytest_subprocess(*options, f"--telescope-run-id={after}", "--telescope-baseline=results")
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -213,9 +216,9 @@ def test_a_metric_worse_than_the_baseline_fails_exactly_its_test(local_suite):
         ]
     )
     result.stdout.fnmatch_lines(["FAILED test_two_links.py::test_shaped[[]local-tcp[]]*"])
-    rows = [json.loads(line) for line in (pytester.path / "results" / "after" / "results.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (pytester.path / "results" / after / "results.jsonl").read_text().splitlines()]
     assert sorted({row["repeat"] for row in rows}) == [0, 1, 2, 3]
-    report = (pytester.path / "results" / "after" / "report.html").read_text()
+    report = (pytester.path / "results" / after / "report.html").read_text()
     assert re.search(r'<text class="change regression"[^>]*>-7\d%<title>', report)
 
 
