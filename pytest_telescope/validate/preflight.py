@@ -24,6 +24,7 @@ from pytest_telescope.scenario import Scenario
 from pytest_telescope.targets.kubernetes.nodes import POOL_LABELS
 from pytest_telescope.targets.kubernetes.settings import ClusterSettings
 from pytest_telescope.tools import _cl2_configs
+from pytest_telescope.tools.clusterloader2.running import PROMETHEUS_STORAGE_CLASSES
 
 CLUSTER_CLOUDS = ("aks", "eks", "gke")
 # The system pool of each module when a suite names none (terraform/<module>/variables.tf).
@@ -252,13 +253,16 @@ def _endpoints(cloud: str, pools: list[Pool], settings: ClusterSettings, roles: 
 def _storage(cloud: str, settings: ClusterSettings, facts: dict, misfit) -> list[Misfit]:
     if settings.storage != "pvc":
         return []
+    return _storage_class(cloud, settings.storage_class or facts["storage_classes"][cloud]["default"], "storage class", facts, misfit)
+
+
+def _storage_class(cloud: str, name: str, what: str, facts: dict, misfit) -> list[Misfit]:
     table = facts["storage_classes"][cloud]
-    name = settings.storage_class or table["default"]
     driver = table["classes"].get(name)
     if driver is None:
-        return [misfit("", f"storage class {name} is not one a {cloud} cluster of this module has", f"use one of {', '.join(table['classes'])}")]
+        return [misfit("", f"{what} {name} is not one a {cloud} cluster of this module has", f"use one of {', '.join(table['classes'])}")]
     if driver not in facts["csi_drivers"][cloud]:
-        return [misfit("", f"storage class {name} needs the CSI driver {driver}, which the {cloud} module does not install",
+        return [misfit("", f"{what} {name} needs the CSI driver {driver}, which the {cloud} module does not install",
                        f"install {driver} in the cluster module, or use a class of {', '.join(facts['csi_drivers'][cloud]) or 'an installed driver'}")]
     return []
 
@@ -279,6 +283,9 @@ def _clusterloader2(cloud: str, pools: list[Pool], params: dict, facts: dict, co
     cl2_nodes = [p for p in pools if not p.tainted and p.count]
     if not cl2_nodes:
         return problems + [misfit("", "CL2 runs its pods on untainted nodes, and every pool is tainted or empty", "add an untainted node pool")]
+    if params.get("prometheus"):
+        prometheus_class = params.get("prometheus_storage_class") or PROMETHEUS_STORAGE_CLASSES.get(cloud, "")
+        problems += _storage_class(cloud, prometheus_class, "CL2 Prometheus's storage class", facts, misfit) if prometheus_class else []
     if name == "autoscale":
         return problems + _autoscale(cloud, pools, overrides, facts, misfit)
     per_pod = CL2_POD_REQUESTS.get(name)

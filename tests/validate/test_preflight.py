@@ -186,6 +186,15 @@ def test_a_storage_class_without_its_csi_driver_misfits():
     assert "fix: install ebs.csi.aws.com in the cluster module" in message
 
 
+def test_cl2_prometheus_needs_the_csi_driver_of_its_storage_class():
+    """Defects 4 and 6 together: CL2's Prometheus on EKS claims the EBS CSI class."""
+    before = copy.deepcopy(preflight.load_facts())
+    before["csi_drivers"]["eks"] = []
+    suite = scenario.load(ROOT / "benchmarks/kubernetes/cl2-load.yaml")
+    message = only(timed_check(suite, "eks", facts=before))
+    assert "CL2 Prometheus's storage class ebs-csi-default-sc needs the CSI driver ebs.csi.aws.com" in message
+
+
 def test_a_cl2_measurement_without_its_required_parameter_misfits(tmp_path):
     """Defect 3: NetworkProgrammingLatency reads threshold as a required duration."""
     (tmp_path / "clusterloader2/net").mkdir(parents=True)
