@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return merge.run(args)
     if args.command == "matrix":
         return shard.run(args)
-    progress = Progress(print, Redactor(), verbose=False)
+    redactor = Redactor()
+    redactor.add_environment(os.environ)
+    progress = Progress(print, redactor, verbose=False)
     if args.command == "cleanup":
         errors = janitor.cleanup(
             args.state_dir, progress, dry_run=args.dry_run, ignore_due_time=args.all or bool(args.run_id), run_id=args.run_id

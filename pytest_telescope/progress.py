@@ -23,6 +23,10 @@ class Progress:
         self._redactor = redactor
         self.verbose = verbose
 
+    def hide(self, terraform_outputs: dict) -> None:
+        """Scrub the sensitive ones of these Terraform outputs from every line from now on."""
+        self._redactor.add_sensitive_outputs(terraform_outputs)
+
     @classmethod
     def for_pytest(cls, config: pytest.Config, redactor: Redactor) -> "Progress":
         """Lines in pytest's terminal, around its capturing. An xdist worker has no terminal."""

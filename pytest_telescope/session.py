@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_telescope import interrupts
-from pytest_telescope.ending import finish_run, shown
+from pytest_telescope import interrupts, shard
 from pytest_telescope import scenario as scenarios
-from pytest_telescope import shard
+from pytest_telescope.ending import finish_run, shown
 from pytest_telescope.errors import TelescopeError
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
@@ -25,9 +24,9 @@ from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import publish
-from pytest_telescope.report.files import ResultsDirectoryError, check_writable
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
 from pytest_telescope.report.compare import table as compare_table
+from pytest_telescope.report.files import ResultsDirectoryError, check_writable
 from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
 from pytest_telescope.report.table import MAX_ROWS, table

@@ -23,7 +23,14 @@ from pytest_terraform import tf
 from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.runs import OWNER_FILE, check_run_id, locked, owner_alive, read_owner
-from pytest_telescope.provision.terraform import SHIPPED_MODULES, TerraformRunner, check_inputs, copy_module, failure_text, terraform_module
+from pytest_telescope.provision.terraform import (
+    SHIPPED_MODULES,
+    TerraformRunner,
+    check_inputs,
+    copy_module,
+    failure_text,
+    terraform_module,
+)
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets import Connection, Target, TargetSpec, kubernetes, local
 
@@ -151,7 +158,8 @@ class TargetPool:
         if provider.MODULE is None:
             return
         module_dir = copy_module(terraform_module(self.terraform_dir, provider.MODULE), directory / "terraform")
-        name = hashlib.sha256(f"{self.run_id}/{directory.name}".encode()).hexdigest()[:8]
+        # Unique per state directory too: a run id reused elsewhere must not name the same namespaces.
+        name = hashlib.sha256(f"{directory.resolve()}".encode()).hexdigest()[:8]
         inputs = provider.provisioned(spec.settings)
         what = str(TargetSpec.of(spec.cloud, inputs))
         variables = provider.variables(name, inputs, connection)
@@ -229,15 +237,14 @@ def destroy(directory: Path, progress: Progress) -> None:
         if not provisioned and (directory / "variables.json").exists():
             provisioned = _recover(directory, progress)
         if provisioned:
-            module_dir = Path((directory / "module").read_text())
-            variables = json.loads((directory / "variables.json").read_text())
-            what = (directory / "spec").read_text()
-            runner = TerraformRunner(module_dir, directory / "work", variables, progress, what)
+            # A failure's text may quote the state's credentials, also when the janitor destroys.
+            progress.hide(tf.TerraformState.from_file(str(directory / "terraform.tfstate")).outputs)
+            runner, what = _runner(directory, progress)
             with progress.phase("destroy", what):
                 try:
                     runner.destroy()
                 except subprocess.CalledProcessError as error:
-                    raise ProvisionError(failure_text(error, str(module_dir)) + f"\n  state kept in {directory}") from None
+                    raise ProvisionError(failure_text(error, runner.module_dir) + f"\n  state kept in {directory}") from None
     shutil.rmtree(directory)
 
 
@@ -246,10 +253,7 @@ def _recover(directory: Path, progress: Progress) -> bool:
     what it made is recorded nowhere. Applying again records it (a step that finds its resource
     already made may fail, the state keeps the rest), for the destroy that follows; returns
     whether there is state now."""
-    module_dir = Path((directory / "module").read_text())
-    variables = json.loads((directory / "variables.json").read_text())
-    what = (directory / "spec").read_text()
-    runner = TerraformRunner(module_dir, directory / "work", variables, progress, what)
+    runner, what = _runner(directory, progress)
     with progress.phase("recover", f"{what} (Terraform ended before it wrote its state)"):
         try:
             runner.init()
@@ -257,3 +261,11 @@ def _recover(directory: Path, progress: Progress) -> bool:
         except subprocess.CalledProcessError:
             pass  # what it could not make again is in the state all the same, tainted
     return (directory / "terraform.tfstate").exists()
+
+
+def _runner(directory: Path, progress: Progress) -> tuple[TerraformRunner, str]:
+    """The runner of the module, variables and target that ``directory`` records."""
+    module_dir = Path((directory / "module").read_text())
+    variables = json.loads((directory / "variables.json").read_text())
+    what = (directory / "spec").read_text()
+    return TerraformRunner(module_dir, directory / "work", variables, progress, what), what

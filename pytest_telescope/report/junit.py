@@ -19,7 +19,6 @@ from typing import Callable
 
 from pytest_telescope.report.files import write_atomically
 
-
 # A testcase's outcome element, and the attribute of its suite that counts them.
 OUTCOME_TAGS = {"failure": "failures", "error": "errors", "skipped": "skipped"}
 # The testcase of a run whose targets could not all be destroyed.

@@ -87,3 +87,40 @@ def test_cleanup_touches_only_directories_of_runs(tmp_path):
     assert listed.returncode == 0 and (foreign / "data").read_text() == "mine"
     assert refused.returncode == 2 and "'../x' is not a run id" in refused.stderr
     assert unknown.returncode == 0 and "nosuch: nothing found" in unknown.stdout
+
+
+TARGET_SUITE = '''
+import json, pytest
+
+
+@pytest.mark.scenario("noop.yaml")
+def test_namespaces(target, case, record_samples):
+    print("NAMESPACES " + json.dumps(sorted(e["namespace"] for e in target.metadata["endpoints"].values())))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_one_run_id_in_two_state_directories_names_two_targets(local_suite, tmp_path):
+    """A run id reused by a run elsewhere (another checkout, another CI job on the machine) must
+    neither collide with nor tear down the first run's namespaces."""
+    local_suite.makepyfile(test_kept=TARGET_SUITE)
+    local_suite.path.joinpath("noop.yaml").write_text("benchmark: iperf3\nclouds: [local]\n")
+    kept = local_suite.runpytest_subprocess("-m", "local", "-s", "--telescope-run-id=same-1", "--telescope-keep-target")
+    kept.assert_outcomes(passed=1)
+    first = json.loads(kept.stdout.str().split("NAMESPACES ")[1].splitlines()[0])
+    try:
+        again = local_suite.runpytest_subprocess(
+            "-m", "local", "-s", "--telescope-run-id=same-1", f"--telescope-state-dir={tmp_path / 'other-state'}"
+        )
+        again.assert_outcomes(passed=1)
+        second = json.loads(again.stdout.str().split("NAMESPACES ")[1].splitlines()[0])
+        alive = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+
+        assert set(first).isdisjoint(second)
+        assert all(namespace in alive for namespace in first), alive
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "pytest_telescope.cli", "cleanup", "--run-id", "same-1"],
+            cwd=local_suite.path, capture_output=True, check=True,
+        )
+    assert not any(namespace in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout for namespace in first)
