@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose=${1:-run}
 
-packages=(iperf3 fio iproute2 prometheus prometheus-node-exporter)
+packages=(python3-venv iperf3 fio iproute2 prometheus prometheus-node-exporter)
 [ "$purpose" = test ] && packages+=(ethtool chromium fonts-dejavu-core)
+# Azurite (the publish tests' storage) comes from npm: Debian's, unless a Node.js with npm is there.
+[ "$purpose" = test ] && ! command -v npm >/dev/null && packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
