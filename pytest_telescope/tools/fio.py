@@ -7,7 +7,7 @@ import re
 
 from pytest_telescope.samples import HIGHER, LOWER, Metric, Sample
 from pytest_telescope.tools._json import JsonOutput, load
-from pytest_telescope.tools._params import ParameterError
+from pytest_telescope.tools._params import ParameterError, is_int
 
 DIRECTIONS = ("read", "write")
 # Completion-latency percentile -> fio's "%f"-formatted key in clat_ns.percentile.
@@ -88,11 +88,11 @@ def check(params: dict) -> None:
     if rw not in RW_PATTERNS:
         raise ParameterError("rw", f"must be one of {', '.join(RW_PATTERNS)}, got {rw!r}")
     for option, value in (("iodepth", iodepth), ("numjobs", numjobs)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ParameterError(option, f"must be an integer >= 1, got {value!r}")
-    if not _is_int(runtime) or runtime <= 0:
+    if not is_int(runtime) or runtime <= 0:
         raise ParameterError("runtime", f"must be a whole number of seconds > 0, got {runtime!r}")
-    if not _is_int(rwmixread) or not 0 <= rwmixread <= 100:
+    if not is_int(rwmixread) or not 0 <= rwmixread <= 100:
         raise ParameterError("rwmixread", f"must be a whole percentage from 0 to 100, got {rwmixread!r}")
 
 
@@ -139,7 +139,3 @@ def _direction(out: JsonOutput, i: int, direction: str, job: str) -> list[Sample
         ),
         sample("clat_mean", out.number(*stats, "clat_ns", "mean") / 1000),
     ]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_telescope.samples import HIGHER, LOWER, NEITHER, Metric, Sample
 from pytest_telescope.tools._json import JsonOutput, load
-from pytest_telescope.tools._params import ParameterError
+from pytest_telescope.tools._params import ParameterError, is_int
 
 METRICS: dict[str, Metric] = {
     "throughput_sent": Metric("Mbit/s", HIGHER),
@@ -94,14 +94,14 @@ def check(params: dict) -> None:
     protocol, duration, parallel, omit, bandwidth = (params[k] for k in ("protocol", "duration", "parallel", "omit", "bandwidth"))
     if protocol not in PROTOCOLS:
         raise ParameterError("protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    if not _is_int(duration) or duration <= 0:
+    if not is_int(duration) or duration <= 0:
         raise ParameterError("duration", f"must be a whole number of seconds > 0, got {duration!r}")
-    if not _is_int(parallel) or parallel < 1:
+    if not is_int(parallel) or parallel < 1:
         raise ParameterError("parallel", f"must be an integer >= 1, got {parallel!r}")
-    if not _is_int(omit) or omit < 0:
+    if not is_int(omit) or omit < 0:
         raise ParameterError("omit", f"must be a whole number of seconds >= 0, got {omit!r}")
     if bandwidth is not None and not (
-        (_is_int(bandwidth) and bandwidth >= 0) or (isinstance(bandwidth, str) and _BANDWIDTH.fullmatch(bandwidth))
+        (is_int(bandwidth) and bandwidth >= 0) or (isinstance(bandwidth, str) and _BANDWIDTH.fullmatch(bandwidth))
     ):
         raise ParameterError("bandwidth", f'must be bits/s as an int >= 0 or a string like "500M", got {bandwidth!r}')
     if params["reverse"] and params["bidir"]:
@@ -184,9 +184,5 @@ def _sample(metric: str, value: float, labels: dict[str, str] | None = None) -> 
 
 
 def _check_port(port: int) -> None:
-    if not _is_int(port) or not 1 <= port <= 65535:
+    if not is_int(port) or not 1 <= port <= 65535:
         raise ValueError(f"port must be an integer from 1 to 65535, got {port!r}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

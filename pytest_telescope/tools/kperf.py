@@ -26,6 +26,7 @@ from pytest_telescope import process
 from pytest_telescope.errors import ToolError
 from pytest_telescope.samples import HIGHER, LOWER, NEITHER, Metric, Sample
 from pytest_telescope.tools._json import JsonOutput, load
+from pytest_telescope.tools._params import is_int
 
 RUNNER_IMAGE = "ghcr.io/azure/kperf:0.3.4"
 RESULT_FILE = "result.json"
@@ -148,7 +149,7 @@ def command(
         raise ValueError(f"content_type must be one of {', '.join(CONTENT_TYPES)}, got {content_type!r}")
     for name, value in (("total", total), ("cpu", cpu), ("memory", memory), ("max_pods", max_pods),
                         ("deployments", deployments), ("padding_bytes", padding_bytes)):
-        if not _is_int(value) or value < 0:
+        if not is_int(value) or value < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     if not bench:
         return [
@@ -199,7 +200,7 @@ def load_profile(params: Mapping[str, Any]) -> str:
 def _profile(params: Mapping[str, Any]) -> dict:
     settings = {**_defaults(), **params}
     for name in ("total", "conns", "client"):
-        if not _is_int(settings[name]) or settings[name] <= 0:
+        if not is_int(settings[name]) or settings[name] <= 0:
             raise ValueError(f"{name} must be an integer > 0 for a load profile, got {settings[name]!r}")
     if isinstance(settings["rate"], bool) or not isinstance(settings["rate"], (int, float)) or settings["rate"] < 0:
         raise ValueError(f"rate must be a number >= 0 (0: no limit), got {settings['rate']!r}")
@@ -222,7 +223,7 @@ def _profile(params: Mapping[str, Any]) -> dict:
 def runner_group_spec(params: Mapping[str, Any]) -> str:
     """The runner group spec YAML: ``runners`` runners, each sending the case's load profile."""
     runners = {**_defaults(), **params}["runners"]
-    if not _is_int(runners) or runners <= 0:
+    if not is_int(runners) or runners <= 0:
         raise ValueError(f"runners must be an integer > 0, got {runners!r}")
     return yaml.safe_dump({"count": runners, "loadProfile": _profile(params)}, sort_keys=False)
 
@@ -321,7 +322,7 @@ def _bench_expected(out: JsonOutput) -> int:
         return 0
     total = (spec.get("loadProfile") or {}).get("spec", {}).get("total", 0)
     count = spec.get("count", 0)
-    return count * total if _is_int(count) and _is_int(total) else 0
+    return count * total if is_int(count) and is_int(total) else 0
 
 
 def _duration_seconds(text: str) -> float:
@@ -407,7 +408,3 @@ def _defaults() -> dict[str, Any]:
         for name, parameter in inspect.signature(command).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

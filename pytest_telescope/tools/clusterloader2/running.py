@@ -19,6 +19,7 @@ import yaml
 from pytest_telescope import process
 from pytest_telescope.errors import ToolError
 from pytest_telescope.samples import Sample
+from pytest_telescope.tools._params import is_int
 from pytest_telescope.tools._token_kubeconfig import KUBECONFIG_FILE, TokenKubeconfig, uses_exec_plugin
 from pytest_telescope.tools.clusterloader2.parsing import ClusterLoaderFailed, parse
 
@@ -67,7 +68,7 @@ def command(
         raise ValueError("testconfig must name a CL2 test config file")
     if not provider:
         raise ValueError("provider must name a CL2 provider (aks, eks, gke, ...)")
-    if not _is_int(nodes) or nodes < 0:
+    if not is_int(nodes) or nodes < 0:
         raise ValueError(f"nodes must be an integer >= 0, got {nodes!r}")
     for name in cl2_overrides:
         if not OVERRIDE_NAME.fullmatch(name):
@@ -358,7 +359,3 @@ def _run_container(
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
