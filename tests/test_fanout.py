@@ -88,7 +88,13 @@ def test_two_jobs_publish_their_shards_and_the_merge_holds_every_test_once(local
         )
         for name, job in jobs.items()
     }  # fmt: skip
-    outputs = {name: process.communicate(timeout=300)[0] for name, process in processes.items()}
+    try:
+        outputs = {name: process.communicate(timeout=300)[0] for name, process in processes.items()}
+    finally:
+        for process in processes.values():  # a job that hung is ended, and with it its target's teardown runs
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
     for name, process in processes.items():
         assert process.returncode == 0, outputs[name]
     fanned_out = time.monotonic() - started

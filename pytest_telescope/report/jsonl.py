@@ -42,7 +42,7 @@ class JsonlWriter:
         if not pending:
             return True
         try:
-            self._append(self._scrub(_lines(pending)).encode())
+            self._append(self._scrub(jsonl_lines(pending)).encode())
         except OSError as error:
             self.unwritten, self.error = pending, error
             return False
@@ -81,12 +81,14 @@ class JsonlWriter:
             self.error = error
 
 
-def _lines(rows: list[dict]) -> str:
+def jsonl_lines(rows: list[dict]) -> str:
     """The rows as JSON lines, encoding once what every row holds (the test, its case, its target).
 
-    A test's rows share those values (``results.rows``): encoding them once per row
+    A test's rows share those values (``rows.rows``): encoding them once per row
     was two thirds of the time to write 100,000 rows (docs/performance.md).
     """
+    if not rows:
+        return ""
     first = rows[0]
     shared = {key: value for key, value in first.items() if all(key in row and row[key] is value for row in rows)}
     head = _encode(shared)[1:-1]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pytest_telescope.history import baseline
 from pytest_telescope.report import html, publish
-from pytest_telescope.report.jsonl import JsonlWriter
+from pytest_telescope.report.files import write_atomically
+from pytest_telescope.report.jsonl import jsonl_lines
 from pytest_telescope.report.junit import OUTCOME_TAGS, summary_counts
 from pytest_telescope.report.table import MAX_ROWS, table
 
@@ -56,22 +57,33 @@ def run(args: argparse.Namespace) -> int:
     except (baseline.BaselineError, ElementTree.ParseError, OSError) as error:
         print(f"telescope merge: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
-    args.into.mkdir(parents=True, exist_ok=True)
-    (args.into / "results.jsonl").unlink(missing_ok=True)
-    writer = JsonlWriter(args.into / "results.jsonl", scrub=str)
-    writer.write(rows)
-    writer.close()
-    junit.write(args.into / "junit.xml", encoding="utf-8", xml_declaration=True)
+    if _other_runs(args.into / "results.jsonl", {row["run_id"] for row in rows}):
+        print(f"telescope merge: {args.into} holds another run's results; merge into a new folder", file=sys.stderr)
+        return EXIT_UNUSABLE
     errors = [
         (f"{case.get('classname')}::{case.get('name')}", error.get("message", ""))
         for case in junit.getroot().iter("testcase")
         for error in case.iter("error")
     ]
-    (args.into / "report.html").write_text(html.render(rows, errors=errors), encoding="utf-8")
+    try:
+        write_atomically(args.into / "results.jsonl", jsonl_lines(rows))
+        write_atomically(args.into / "junit.xml", ElementTree.tostring(junit.getroot(), encoding="unicode", xml_declaration=True))
+        write_atomically(args.into / "report.html", html.render(rows, errors=errors))
+    except OSError as error:
+        print(f"telescope merge: cannot write the merged run into {args.into}: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     for line in table(rows[:MAX_ROWS], str(args.into / "results.jsonl"), len(rows)):
         print(line)
     print(f"merged {len(folders)} folders into {args.into}: {summary_counts(junit.getroot())}, {len(rows)} rows")
     return EXIT_INCOMPLETE if empty else 0
+
+
+def _other_runs(path: Path, merged: set[str]) -> bool:
+    """Whether ``path`` holds rows of runs other than the merged ones (merging again in place is fine)."""
+    try:
+        return path.is_file() and not {row["run_id"] for row in baseline.read_rows(path)} <= merged
+    except baseline.BaselineError:
+        return True
 
 
 def _files(folder: Path) -> bool:

@@ -74,3 +74,12 @@ def test_a_job_that_left_no_results_is_named_and_the_others_still_merged(tmp_pat
 def test_a_blob_source_needs_its_run_id(tmp_path, capsys):
     assert cli.main(["merge", "--from", "azure-blob://benchstore/results", "--into", str(tmp_path)]) == 2
     assert "telescope merge: give result folders, or --from URL with --run-id" in capsys.readouterr().err
+
+
+def test_a_folder_with_another_runs_results_is_not_merged_into(tmp_path):
+    other = job_folder(tmp_path / "other", "2026-11-27T00:00:00Z", {"t1": ""}, {"t1": 1.0})
+    (other / "results.jsonl").write_text((other / "results.jsonl").read_text().replace('"run_id": "77"', '"run_id": "someone-else"'))
+    job = job_folder(tmp_path / "job", "2026-11-27T01:00:00Z", {"t2": ""}, {"t2": 2.0})
+
+    assert cli.main(["merge", str(job), "--into", str(other)]) != 0
+    assert '"someone-else"' in (other / "results.jsonl").read_text()
