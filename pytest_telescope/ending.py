@@ -13,7 +13,7 @@ import pytest
 
 from pytest_telescope import interrupts
 from pytest_telescope.history import baseline
-from pytest_telescope.plugin import setting
+from pytest_telescope.options import setting
 from pytest_telescope.report import html, publish
 from pytest_telescope.report.files import write_atomically
 

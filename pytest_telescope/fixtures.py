@@ -9,7 +9,7 @@ import pytest
 
 from pytest_telescope import process
 from pytest_telescope import scenario as scenarios
-from pytest_telescope.plugin import path_setting, setting
+from pytest_telescope.options import path_setting, setting
 from pytest_telescope.session import MEASUREMENTS, RECORDER, TELESCOPE, parameter
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.targets.kubernetes import KubernetesTarget, kwok

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_telescope.errors import TelescopeError
+from pytest_telescope.options import kubeconfig
 from pytest_telescope.redact import Redactor
 from pytest_telescope.targets.kubernetes.providers import resolve_kubeconfig
 
@@ -20,7 +21,7 @@ class Scrubbing:
 
     def __init__(self, config: pytest.Config, redactor: Redactor):
         self.config, self.redactor = config, redactor
-        given = config.getoption("telescope_kubeconfig")
+        given = kubeconfig(config)
         if given is not None:
             try:
                 redactor.add_kubeconfig(resolve_kubeconfig(given).read_text())

@@ -18,7 +18,7 @@ from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
 from pytest_telescope.measure.fingerprint import fingerprint
-from pytest_telescope.plugin import PREFLIGHT_MODES, path_setting, setting
+from pytest_telescope.options import PREFLIGHT_MODES, kubeconfig, path_setting, setting
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
@@ -66,7 +66,7 @@ class Telescope:
             self.redactor,
             deletion_delay=parse_duration(setting(config, "deletion-delay")),
             owner_pid=(worker or {}).get("telescope_owner_pid", os.getpid()),
-            kubeconfig=config.getoption("telescope_kubeconfig"),
+            kubeconfig=kubeconfig(config),
         )
         if not self.is_worker:
             self.pool.refuse_if_in_use()
@@ -298,7 +298,7 @@ class Telescope:
     def asked_for(self, cloud: str) -> bool:
         """Named by ``-m``, or (a cluster of one's own) given a kubeconfig."""
         named = cloud in re.findall(r"[\w-]+", self.config.option.markexpr or "")
-        return named or (cloud == "existing" and self.config.getoption("telescope_kubeconfig") is not None)
+        return named or (cloud == "existing" and kubeconfig(self.config) is not None)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.is_worker or not self.ran_benchmarks:

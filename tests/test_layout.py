@@ -7,18 +7,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_telescope"
 CORE = {"errors", "units", "samples", "rows", "process", "progress", "redact"}
-# A folder (or core module) may not import these.
+# The modules a run starts from (pytest's hooks, the fixtures, the command line): nothing below imports them.
+ENTRY = {"plugin", "options", "session", "ending", "fixtures", "interrupts", "scrubbing", "shard", "cli"}
+# What a folder (or the core, or scenario.py) may not import directly, besides the entry modules.
 FORBIDDEN = {
-    "core": {"scenario", "validate", "provision", "targets", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard", "cli"},
-    "targets": {"validate", "provision", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
-    "tools": {"validate", "provision", "targets", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
-    "provision": {"validate", "tools", "measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
-    "measure": {"validate", "provision", "tools", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
-    "history": {"validate", "provision", "targets", "measure", "verdict", "report", "plugin", "session", "fixtures", "shard"},
-    "verdict": {"validate", "provision", "targets", "measure", "report", "plugin", "session", "fixtures", "shard"},
-    "report": {"provision", "validate", "targets", "tools", "measure", "plugin", "session", "fixtures", "shard"},
-    "validate": {"measure", "verdict", "history", "report", "plugin", "session", "fixtures", "shard"},
+    "core": {"scenario", "validate", "provision", "targets", "tools", "measure", "verdict", "history", "report"},
+    "targets": {"scenario", "validate", "provision", "tools", "measure", "verdict", "history", "report"},
+    "tools": {"scenario", "validate", "provision", "targets", "measure", "verdict", "history", "report"},
+    "provision": {"scenario", "validate", "tools", "measure", "verdict", "history", "report"},
+    "measure": {"scenario", "validate", "provision", "tools", "verdict", "history", "report"},
+    "history": {"scenario", "validate", "provision", "targets", "measure", "verdict", "report"},
+    "verdict": {"scenario", "validate", "provision", "targets", "measure", "report"},
+    "report": {"scenario", "validate", "provision", "targets", "tools", "measure"},
+    "scenario": {"validate", "provision", "targets", "report"},
+    "validate": {"measure", "verdict", "history", "report"},
 }
+FORBIDDEN = {room: forbidden | ENTRY for room, forbidden in FORBIDDEN.items()}
 MAX_LINES = 450
 
 

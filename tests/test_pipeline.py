@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_telescope import cli, plugin, scenario
+from pytest_telescope import cli, options, scenario
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = REPO / "pipelines/azure-pipelines.yml"
@@ -200,7 +200,7 @@ def test_benchmark_step_runs_pytest_on_the_cloud_marker_with_the_run_id(steps):
 
 def test_benchmark_step_uses_only_options_the_plugin_has(steps):
     used = set(re.findall(r"--telescope-([a-z-]+)", step_named(steps, "Benchmarks")["script"]))
-    assert used <= set(plugin.OPTIONS), f"not options of the plugin: {used - set(plugin.OPTIONS)}"
+    assert used <= set(options.OPTIONS), f"not options of the plugin: {used - set(options.OPTIONS)}"
 
 
 @pytest.mark.parametrize("name", sorted(TASK_INPUTS))
@@ -363,7 +363,7 @@ def test_every_job_runs_its_selection_under_the_build_id_and_uses_only_its_entry
     argv = words(script)
     assert argv[:4] == [".venv/bin/python", "-m", "pytest", "$(pytestSelection)"]
     assert option_value(argv, "--telescope-run-id") == "$(Build.BuildId)"
-    assert set(re.findall(r"--telescope-([a-z-]+)", script)) <= set(plugin.OPTIONS)
+    assert set(re.findall(r"--telescope-([a-z-]+)", script)) <= set(options.OPTIONS)
     matrix = subprocess.run(
         [sys.executable, "-m", "pytest_telescope.cli", "matrix", "benchmarks/storage/"], cwd=REPO, capture_output=True, text=True
     )

@@ -6,7 +6,6 @@ import time
 from typing import Iterator
 
 import pytest
-
 from azurite_service import AZURITE_ACCOUNT, AZURITE_KEY, connection_string, running_azurite
 
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
@@ -18,8 +17,6 @@ from pytest_telescope.report.publish import (
     service_client,
     upload_run,
 )
-
-
 
 # The publish URL
 

@@ -133,8 +133,13 @@ def read_rows(pytester) -> list[dict]:
     return [json.loads(line) for line in results.read_text().splitlines()]
 
 
-def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
-    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1 and not cross_zone")
+@pytest.mark.parametrize("given_by", ["option", "ini"])
+def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api, given_by):
+    if given_by == "ini":
+        ini = next(suite.path.glob("*.ini"))
+        ini.write_text(ini.read_text().replace("[pytest]\n", "[pytest]\ntelescope_kubeconfig = kubeconfig\n", 1))
+    kubeconfig = ["--telescope-kubeconfig", "kubeconfig"] if given_by == "option" else []
+    result = suite.runpytest("-m", "existing", *kubeconfig, "-k", "test_iperf3 and parallel1 and not cross_zone")
 
     result.assert_outcomes(passed=1)
     rows = read_rows(suite)
