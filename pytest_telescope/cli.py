@@ -88,8 +88,7 @@ def _preflight(paths: list[Path], clouds: list[str]) -> int:
             return 1
         pairs += [(found, cloud) for cloud in found.clouds if cloud in clouds]
     misfits = preflight.check_all(pairs)
-    checked = len({(s.path, c) for s, c in pairs if c in preflight.CLUSTER_CLOUDS})
-    print(preflight.report(misfits) if misfits else f"preflight: {checked} suite and cloud pairs fit their clusters")
+    print(preflight.report(pairs, misfits))
     return 1 if misfits else 0
 
 

@@ -70,6 +70,9 @@ class Telescope:
         )
         if not self.is_worker:
             self.pool.refuse_if_in_use()
+            if setting(config, "preflight") == "only" and getattr(config.option, "numprocesses", None):
+                # xdist's workers collect: the report and its exit would come from each of them.
+                raise pytest.UsageError("--telescope-preflight only runs without -n (it runs nothing: there is nothing to share)")
         keep = config.getoption("telescope_keep_target")
         self.keep_targets = keep if keep is not None else config.getini("telescope_keep_target")
         self.repeat, self.tolerance, self.baseline_rows = _results_settings(config, self.run_id)
@@ -144,10 +147,9 @@ class Telescope:
         for item, message in by_test.items():
             item.stash[PREFLIGHT] = message
         if mode == "only":
-            fit = f"preflight: {len({(suite.path, cloud) for _, suite, cloud in tests})} suite and cloud pairs fit their clusters"
-            pytest.exit(preflight.report(misfits) if misfits else fit, returncode=1 if misfits else 0)
+            pytest.exit(preflight.report([(suite, cloud) for _, suite, cloud in tests], misfits), returncode=1 if misfits else 0)
         if misfits:
-            self.progress.say(preflight.report(misfits))
+            self.progress.say(preflight.report([], misfits))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -47,14 +47,14 @@ _DEFAULT_PARAM = re.compile(r"DefaultParam \.(CL2_[A-Z0-9_]+) \"?([^\"}\s]+)\"?"
 
 @dataclass(frozen=True)
 class Misfit:
-    suite: str
+    path: Path  # the suite's file: two suites of one name in two folders are two suites
     cloud: str
     pool: str
     problem: str
     fix: str
 
     def __str__(self) -> str:
-        where = f"{self.suite} on {self.cloud}" + (f", pool {self.pool}" if self.pool else "")
+        where = f"{self.path.name} on {self.cloud}" + (f", pool {self.pool}" if self.pool else "")
         return f"{where}: {self.problem}; fix: {self.fix}"
 
 
@@ -100,12 +100,11 @@ def check(scenario: Scenario, cloud: str, *, facts: dict | None = None) -> list[
     """
     facts = facts or load_facts()
     config_dir = scenario.path.parent / CL2_CONFIG_DIR
-    suite = scenario.path.name
     settings = scenario.target_settings(cloud)
     shape = settings.get("cluster") or {}
 
     def misfit(pool: str, problem: str, fix: str) -> Misfit:
-        return Misfit(suite, cloud, pool, problem, fix)
+        return Misfit(scenario.path, cloud, pool, problem, fix)
 
     if not shape.get("node_pools"):
         return [misfit("", "no node pools declared, so the module's one system node would be all", f"declare target.{cloud}.cluster.node_pools sized for the suite")]
@@ -138,14 +137,18 @@ def check_tests(tests: Iterable[tuple[object, Scenario, str]]) -> tuple[list[Mis
     misfits = check_all((scenario, cloud) for _, scenario, cloud in tests)
     by_test = {}
     for test, scenario, cloud in tests:
-        found = [str(m) for m in misfits if m.suite == scenario.path.name and m.cloud == cloud]
+        found = [str(m) for m in misfits if m.path == scenario.path and m.cloud == cloud]
         if found:
             by_test[test] = "preflight: the suite does not fit its cluster, so nothing is applied:\n  " + "\n  ".join(found)
     return misfits, by_test
 
 
-def report(misfits: list[Misfit]) -> str:
-    return f"preflight: {len(misfits)} misfit(s) of a suite and its cluster:\n" + "\n".join(f"  {m}" for m in misfits)
+def report(pairs: Iterable[tuple[Scenario, str]], misfits: list[Misfit]) -> str:
+    """What the preflight of ``pairs`` found: each misfit, or how many pairs fit."""
+    if misfits:
+        return f"preflight: {len(misfits)} misfit(s) of a suite and its cluster:\n" + "\n".join(f"  {m}" for m in misfits)
+    checked = {(scenario.path, cloud) for scenario, cloud in pairs if cloud in CLUSTER_CLOUDS}
+    return f"preflight: {len(checked)} suite and cloud pairs fit their clusters"
 
 
 # --- the shape ------------------------------------------------------------------------------

@@ -320,3 +320,25 @@ def test_a_module_of_the_users_own_is_not_checked(fio_suite):
     result = fio_suite.runpytest("-m", "aks", "--collect-only", "--telescope-preflight")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*preflight: 0 suite and cloud pairs fit their clusters*"])
+
+
+def test_the_preflight_alone_is_refused_under_xdist(pytester):
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-n", "2", "--telescope-preflight", "-p", "no:cacheprovider")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--telescope-preflight only runs without -n*"])
+
+
+def test_two_suites_of_one_name_in_two_folders_are_judged_apart(tmp_path):
+    fits, misfits = (tmp_path / "fits" / "suite.yaml", tmp_path / "misfits" / "suite.yaml")
+    for path in (fits, misfits):
+        path.parent.mkdir()
+    shutil.copy(ROOT / "benchmarks" / "network" / "iperf3.yaml", fits)
+    misfits.write_text("benchmark: iperf3\nclouds: [aks]\n")  # no cluster declared
+    tests = [("fitting", scenario.load(fits), "aks"), ("misfitting", scenario.load(misfits), "aks")]
+
+    _, by_test = preflight.check_tests(tests)
+
+    assert set(by_test) == {"misfitting"}
