@@ -8,6 +8,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -208,3 +209,10 @@ def run(
 
 def _decode(chunks: list[bytes]) -> str:
     return b"".join(chunks).decode(errors="replace")
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (and in a network namespace just made)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from pytest_telescope.errors import ToolError
 from pytest_telescope.measure.query import duration_text
-from pytest_telescope.process import die_with_parent, require, stop
+from pytest_telescope.process import die_with_parent, free_loopback_port, require, stop
 from pytest_telescope.targets import MetricsSource
 
 INSTALL_HINT = "install the Debian packages prometheus and prometheus-node-exporter"
@@ -165,7 +165,7 @@ class LocalPrometheus:
             ],
         }
         (self.directory / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
-        port = _free_port()
+        port = free_loopback_port()
         self.url = f"http://127.0.0.1:{port}"
         self._prometheus = self._launch(
             [
@@ -237,9 +237,3 @@ class LocalPrometheus:
 
 def _exporter_name(source: MetricsSource) -> str:
     return f"exporter-{source.netns or source.role}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

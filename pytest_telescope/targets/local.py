@@ -12,14 +12,13 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from pytest_telescope.errors import ProvisionError, ToolError
-from pytest_telescope.process import OWN_GROUP, Completed, die_with_parent, require, run, stop
+from pytest_telescope.process import OWN_GROUP, Completed, die_with_parent, free_loopback_port, require, run, stop
 from pytest_telescope.targets import Background, Connection, Endpoint, MetricsSource, Target
 
 MODULE = "local"
@@ -66,10 +65,7 @@ class LocalEndpoint(Endpoint):
         return ["ip", "netns", "exec", self.namespace, *argv] if self.namespace else list(argv)
 
     def free_port(self) -> int:
-        # A port free on the host is free in a namespace we just made.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
+        return free_loopback_port()
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, check: bool = True) -> Completed:
         completed = run(self._in_namespace(argv), timeout=timeout, check=False, echo=self._echo)
