@@ -23,12 +23,14 @@ EXIT_CLEANUP_FAILED = 6
 
 def finish_run(run, session: pytest.Session) -> None:
     """Destroy the targets and publish the results; once begun, a signal does not stop it."""
-    errors = []
+    errors, provisioned, timings = [], run.pool.provisioned(), {}
     try:
         with interrupts.finishing(run.progress.say, run.run_id) as finishing:
             try:
-                errors = [] if run.keep_targets else run.pool.destroy_all()
+                errors = [] if run.keep_targets else run.pool.destroy_all(timings)
             finally:
+                if not run.provisioning.publish(run, provisioned, timings):
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
                 if errors:
                     run.junit.add_cleanup_error(_cleanup_failed(run, session, errors))
                 _publish_run(run, session)

@@ -10,7 +10,7 @@ import pytest
 from pytest_telescope import process
 from pytest_telescope import scenario as scenarios
 from pytest_telescope.options import path_setting, setting
-from pytest_telescope.session import MEASUREMENTS, RECORDER, TELESCOPE, parameter
+from pytest_telescope.session import KERNEL, MEASUREMENTS, RECORDER, TELESCOPE, parameter
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.targets.kubernetes import KubernetesTarget, kwok
 from pytest_telescope.tools import clusterloader2
@@ -24,7 +24,9 @@ def target(request: pytest.FixtureRequest) -> Target:
     if not telescope.uses(cloud):
         how = f"-m {cloud}" + (" or --telescope-kubeconfig" if cloud == "existing" else "")
         pytest.skip(f"the {cloud} target is used only when asked for: {how}")
-    return telescope.pool.get(request.param)
+    target = telescope.pool.get(request.param)
+    telescope.provisioning.record_thresholds(telescope.pool, request.param)
+    return target
 
 
 @pytest.fixture
@@ -57,6 +59,8 @@ def record_samples(request: pytest.FixtureRequest) -> Recorder:
     )
     item.stash[RECORDER] = recorder
     item.stash[MEASUREMENTS] = suite.measurements if suite else ()
+    if suite is not None:
+        item.stash[KERNEL] = (suite.kernel,)
     return recorder
 
 

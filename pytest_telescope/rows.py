@@ -38,6 +38,7 @@ def rows(run_id: str, nodeid: str, outcome: str, data: dict) -> list[dict]:
     return [
         {
             **common,
+            **({"histogram": sample["histogram"]} if "histogram" in sample else {}),
             "timestamp": sample["timestamp"],
             "repeat": sample["repeat"],
             "metric": sample["metric"],

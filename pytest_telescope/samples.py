@@ -34,13 +34,16 @@ class Sample:
     """One measured value of a metric, with the unit it was measured in.
 
     ``labels`` tell apart samples of the same metric within one test
-    (a fio job name, a Prometheus series).
+    (a fio job name, a Prometheus series). ``histogram`` carries the
+    distribution a sample summarizes (``{"unit": ..., "buckets": [[low, high, count], ...]}``),
+    for reports to draw.
     """
 
     metric: str
     value: float
     unit: str
     labels: dict[str, str] = field(default_factory=dict)
+    histogram: dict | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if isinstance(self.value, float) and not math.isfinite(self.value):

@@ -22,10 +22,13 @@ import yaml
 
 from pytest_telescope import tools, units
 from pytest_telescope.errors import ScenarioError
+from pytest_telescope.measure.kernel import PROGRAMS as KERNEL_PROGRAMS
+from pytest_telescope.measure.kernel import metrics as kernel_metrics
 from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.measure.query import Measurement
 from pytest_telescope.samples import Metric
 from pytest_telescope.tools._params import ParameterError
+from pytest_telescope.provision.terraform import METRICS as PROVISION_METRICS
 from pytest_telescope.verdict.slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke", "existing")
@@ -53,11 +56,16 @@ class Scenario:
     metrics: dict[str, Metric] = field(default_factory=dict)
     # The metrics a baseline comparison judges: the tool's own, and those ``baseline_metrics`` adds.
     judged: frozenset[str] = frozenset()
+    kernel: tuple[str, ...] = tuple(KERNEL_PROGRAMS)
 
     def thresholds_for(self, cloud: str, params: dict) -> list[Threshold]:
         """The thresholds for a case; ``when`` sees parameters left at the tool's default too."""
         effective = {**self.defaults, **params}
-        return [t for t in self.thresholds if t.applies_to(cloud, effective)]
+        return [t for t in self.thresholds if t.metric not in PROVISION_METRICS and t.applies_to(cloud, effective)]
+
+    def provision_thresholds(self, cloud: str) -> list[Threshold]:
+        """The thresholds on the provisioning of the suite's target on ``cloud``, judged on its own test."""
+        return [t for t in self.thresholds if t.metric in PROVISION_METRICS and t.applies_to(cloud, {})]
 
     def target_settings(self, cloud: str) -> dict:
         return self.target.get(cloud, {})
@@ -75,7 +83,8 @@ def load(path: Path) -> Scenario:
     defaults = tools.case_parameters(tool)
     cases = _cases(path, document, defaults, _checker(tool, defaults))
     measurements = _measurements(document)
-    metrics = {**tool.METRICS, **{m.name: m.metric for m in measurements}}
+    programs = tuple(KERNEL_PROGRAMS) if document.get("kernel") is None else tuple(document["kernel"] or ())
+    metrics = {**tool.METRICS, **{m.name: m.metric for m in measurements}, **kernel_metrics(programs), **PROVISION_METRICS}
     thresholds = _thresholds(path, document.get("slo", {}), tool, metrics, defaults)
     for index, name in enumerate(document.get("baseline_metrics", [])):
         if name not in metrics:
@@ -91,6 +100,7 @@ def load(path: Path) -> Scenario:
         measurements=measurements,
         metrics=metrics,
         judged=frozenset(tool.METRICS) | frozenset(document.get("baseline_metrics", [])),
+        kernel=programs,
     )
 
 

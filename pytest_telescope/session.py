@@ -17,11 +17,13 @@ from pytest_telescope.errors import TelescopeError
 from pytest_telescope.history import baseline
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
-from pytest_telescope.measure.fingerprint import fingerprint
+from pytest_telescope.measure.fingerprint import target_metadata
+from pytest_telescope.measure.kernel import KernelWindows
 from pytest_telescope.options import PREFLIGHT_MODES, kubeconfig, path_setting, setting
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
+from pytest_telescope.provisioning import ProvisioningTests
 from pytest_telescope.redact import Redactor
 from pytest_telescope.report import publish
 from pytest_telescope.report.azure_devops import in_azure_devops, logissue
@@ -43,6 +45,7 @@ MEASUREMENTS = pytest.StashKey[tuple]()
 # Seconds the test waited for its target's lock: another test was measuring on it.
 LOCK_WAIT = pytest.StashKey[float]()
 PREFLIGHT = pytest.StashKey[str]()
+KERNEL = pytest.StashKey[tuple]()  # (the programs its scenario runs,): without, all of them
 
 
 class Telescope:
@@ -86,8 +89,10 @@ class Telescope:
         self.collected: list[str] = []
         self.running: pytest.Item | None = None
         self.fingerprints: dict[int, dict] = {}  # by id(target): a session's targets live as long as it
+        self.provisioning = ProvisioningTests()
         self.junit = JunitReport(self.run_id, self.started)
         self.measurements = Measurements(setting(config, "prometheus"), self.progress.say)
+        self.kernel = KernelWindows(setting(config, "kernel"), self.progress.say)
         self.publish_to = None if self.is_worker else _publish_destination(setting(config, "publish"))
         self.in_azure_devops = in_azure_devops()
         self._writer: JsonlWriter | None = None
@@ -171,6 +176,7 @@ class Telescope:
         if "target" in metafunc.fixturenames:
             clouds = suite.clouds if suite else scenarios.CLOUDS
             specs = [TargetSpec.of(cloud, suite.target_settings(cloud) if suite else {}) for cloud in clouds]
+            self.provisioning.add_thresholds(suite, specs)
             params = [pytest.param(spec, id=spec.cloud, marks=getattr(pytest.mark, spec.cloud)) for spec in specs]
             metafunc.parametrize("target", params, indirect=True, scope="session")
         if suite is not None and "case" in metafunc.fixturenames:
@@ -196,7 +202,7 @@ class Telescope:
                 return (yield)
         finally:
             if recorder is not None:
-                recorder.target = _metadata(target, self.fingerprints)  # after the test: a cluster creates its pods when used
+                recorder.target = target_metadata(target, self.fingerprints)  # after the test: a cluster creates its pods when used
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -216,16 +222,21 @@ class Telescope:
         target = pyfuncitem.funcargs.get("target")
         measurements = pyfuncitem.stash.get(MEASUREMENTS, ())
         watched = bool(measurements) and isinstance(target, Target) and self.measurements.available(target)
+        traced = recorder is not None and isinstance(target, Target)
+        traced = self.kernel.begin(target.cloud, *pyfuncitem.stash.get(KERNEL, ())) if traced else None
         start = time.time()
         try:
             result = yield
         finally:
+            # Also when the test failed: the window explains a failure best.
+            samples, problems = self.kernel.end(traced)
             if watched and recorder is not None:
-                # Also when the test failed: the window explains a failure best.
-                samples, problems = self.measurements.window(measurements, start, time.time())
+                found = self.measurements.window(measurements, start, time.time())
+                samples, problems = samples + found[0], problems + found[1]
+            if recorder is not None:
                 recorder(samples)
-                if problems:
-                    pyfuncitem.add_report_section("call", "telescope measurements", "\n".join(problems))
+            if problems:
+                pyfuncitem.add_report_section("call", "telescope measurements", "\n".join(problems))
         if recorder is not None:
             recorder.check()
         return result
@@ -255,12 +266,12 @@ class Telescope:
             return
         self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
         data = report.__dict__.pop("telescope", None)  # pytest keeps every report: drop the samples once written
-        self._publish_rows(report.nodeid, report.outcome, data)
+        self.publish_rows(report.nodeid, report.outcome, data)
         if self.in_azure_devops and report.failed and getattr(report, "telescope_error", None) in _ISSUES:
             self.progress.command(logissue("error", f"{report.nodeid}: {report.longrepr}", source=report.location[0]))
         self.junit.add(report, data["samples"] if data else [])
 
-    def _publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
+    def publish_rows(self, nodeid: str, outcome: str, data: dict | None) -> None:
         written = rows(self.run_id, nodeid, outcome, data) if data else []
         if written:
             if not self.writer.write(written):
@@ -277,6 +288,7 @@ class Telescope:
             self._publish_interrupted()
         finally:
             self.measurements.stop()  # an exporter inside a namespace would keep it alive
+            self.kernel.stop()
             if not self.is_worker:
                 finish_run(self, session)
 
@@ -285,7 +297,7 @@ class Telescope:
         item = self.running
         data = self._take_samples(item) if item is not None else None
         if data:
-            self._publish_rows(item.nodeid, "interrupted", data)
+            self.publish_rows(item.nodeid, "interrupted", data)
         if item is not None and _is_benchmark(item):
             self.ran_benchmarks = True  # also when its target was being provisioned: junit.xml says why nothing ran
             if not self.is_worker:
@@ -338,21 +350,6 @@ def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Toleranc
         return int(repeat), tolerance, baseline.load(path_setting(config, "baseline"), exclude_run=run_id)
     except baseline.BaselineError as error:
         raise pytest.UsageError(f"--telescope-baseline: {error}") from None
-
-
-def _metadata(target: Target, fingerprints: dict[int, dict]) -> dict:
-    """The target's metadata and fingerprint (taken once per target) for the results; reading them
-    (a cluster's nodes) must not hide the test's outcome."""
-    try:
-        metadata = dict(target.metadata)
-    except TelescopeError as error:
-        return {"cloud": target.cloud, "metadata_error": str(error)}
-    endpoint = target.fingerprint_endpoint()
-    if endpoint is not None:
-        if id(target) not in fingerprints:
-            fingerprints[id(target)] = fingerprint(endpoint)
-        metadata["fingerprint"] = fingerprints[id(target)]
-    return metadata
 
 
 def _is_benchmark(item: pytest.Item) -> bool:

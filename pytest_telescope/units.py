@@ -6,7 +6,7 @@ from __future__ import annotations
 _FAMILIES = (
     {"bit/s": 1, "kbit/s": 1e3, "Mbit/s": 1e6, "Gbit/s": 1e9},
     {"B/s": 1, "KiB/s": 2**10, "MiB/s": 2**20, "GiB/s": 2**30, "kB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9},
-    {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9},
+    {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "min": 60e9, "h": 3600e9},
     {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30},
 )
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose=${1:-run}
 
-packages=(python3-venv iperf3 fio iproute2 prometheus prometheus-node-exporter)
+packages=(python3-venv iperf3 fio iproute2 prometheus prometheus-node-exporter bpftrace)
 [ "$purpose" = test ] && packages+=(ethtool chromium fonts-dejavu-core)
 # Azurite (the publish tests' storage) comes from npm: Debian's, unless a Node.js with npm is there.
 [ "$purpose" = test ] && ! command -v npm >/dev/null && packages+=(nodejs npm)
@@ -20,6 +20,11 @@ if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpftrace's tracepoints live in tracefs; a container or a fresh boot may not have it mounted.
+if [ "$(id -u)" -eq 0 ] && [ ! -d /sys/kernel/tracing/events ]; then
+    mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || echo "setup: tracefs cannot be mounted: kernel histograms will be off"
 fi
 
 python=${PYTHON:-python3}

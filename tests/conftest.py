@@ -19,6 +19,7 @@ def benchmark_suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.fixture
 def local_suite(benchmark_suite: pytest.Pytester) -> pytest.Pytester:
-    """A ``benchmark_suite`` on the local target of the Terraform modules the plugin ships; no Prometheus."""
-    benchmark_suite.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+    """A ``benchmark_suite`` on the local target of the Terraform modules the plugin ships; no Prometheus,
+    no kernel histograms."""
+    benchmark_suite.makeini("[pytest]\ntelescope_prometheus = off\ntelescope_kernel = off\naddopts = -p no:terraform -p no:cacheprovider\n")
     return benchmark_suite

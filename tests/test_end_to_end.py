@@ -11,6 +11,8 @@ import jsonschema
 import pytest
 from junitparser import xunit2
 
+from pytest_telescope.measure import kernel
+
 REPO = Path(__file__).resolve().parents[1]
 
 SUITE = '''
@@ -44,6 +46,7 @@ benchmark: fio
 params: {size: 16M, runtime: 1, rw: randread}
 slo:
   read_iops: {min: 10}
+  provision_duration: {max: 2, unit: min}
 """
 
 
@@ -62,14 +65,16 @@ def run_dir(pytester) -> Path:
     return directory
 
 
-def read_rows(pytester) -> list[dict]:
-    return [json.loads(line) for line in (run_dir(pytester) / "results.jsonl").read_text().splitlines()]
+def read_rows(pytester, *, provisioning: bool = False) -> list[dict]:
+    """The run's rows; those of the targets' provisioning (their own tests) only when asked for."""
+    rows = [json.loads(line) for line in (run_dir(pytester) / "results.jsonl").read_text().splitlines()]
+    return rows if provisioning else [row for row in rows if row["benchmark"] != "provision"]
 
 
 def leftovers(pytester) -> list[str]:
     """Namespaces of the run's targets that still exist, and files left in the state dir."""
     existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-    ours = {e["namespace"] for row in read_rows(pytester) for e in row["target"]["endpoints"].values()}
+    ours = {e["namespace"] for row in read_rows(pytester, provisioning=True) for e in row["target"].get("endpoints", {}).values()}
     state = pytester.path / ".telescope"
     return sorted(ours & set(existing)) + [str(p) for p in state.rglob("*")] if state.exists() else sorted(ours & set(existing))
 
@@ -83,11 +88,11 @@ def test_local_run_writes_rows_and_junit(suite):
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
-    rows = read_rows(suite)
+    rows = read_rows(suite, provisioning=True)
     schema = json.loads((REPO / "pytest_telescope/schema/result-row.schema.json").read_text())
     for row in rows:
         jsonschema.validate(row, schema)
-    assert {row["benchmark"] for row in rows} == {"iperf3", "fio"}
+    assert {row["benchmark"] for row in rows} == {"iperf3", "fio", "provision"}
     assert {row["run_id"] for row in rows} == {run_dir(suite).name}
     received = next(row for row in rows if row["metric"] == "throughput_received")
     assert received["value"] > 1 and received["unit"] == "Mbit/s"
@@ -99,9 +104,36 @@ def test_local_run_writes_rows_and_junit(suite):
     assert golden[("iperf3", "network_receive_throughput", "server")] > 1, sorted(golden)
     suite_xml = next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))
     cases = {case.name: case for case in suite_xml}
-    assert set(cases) == {"test_iperf3[local-tcp]", "test_fio[local-default]"}
-    assert all(case.is_passed for case in cases.values())
+    assert set(cases) == {"test_iperf3[local-tcp]", "test_fio[local-default]", "provision[local]"}
+    assert all(case.is_passed for case in cases.values()), [(name, case.result) for name, case in cases.items()]
+    provisioned = {row["metric"]: row for row in rows if row["test"] == "telescope::provision[local]" and row["metric"] != "resource_duration"}
+    assert provisioned["provision_duration"]["slo"] == {"verdict": "pass", "thresholds": ["provision_duration <= 2 min"]}
+    assert provisioned["destroy_duration"]["value"] > 0
+    assert {p.name for p in cases["provision[local]"].properties()} >= {"provision_duration{cloud=local,module=local}"}
     assert any(p.name == "throughput_received" for p in cases["test_iperf3[local-tcp]"].properties())
+    assert leftovers(suite) == []
+
+
+def test_kernel_histograms_reach_rows_junit_and_report_and_take_slos(suite):
+    why = kernel.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    suite.path.joinpath("fio.yaml").write_text(
+        FIO + "  runqueue_latency_p99: {max: 10, unit: s}\n  block_io_latency_count: {min: 1}\n"
+        "kernel: [runqueue_latency, block_io_latency]\n"
+    )
+
+    result = suite.runpytest("-m", "local", "-k", "fio", "--telescope-kernel", "on")
+
+    result.assert_outcomes(passed=1)
+    rows = {row["metric"]: row for row in read_rows(suite)}
+    assert rows["runqueue_latency_p99"]["slo"] == {"verdict": "pass", "thresholds": ["runqueue_latency_p99 <= 10 s"]}
+    assert rows["block_io_latency_count"]["value"] >= 1
+    assert rows["block_io_latency_count"]["histogram"]["unit"] == "us"
+    assert "tcp_retransmits" not in rows  # not chosen by the scenario
+    (case,) = [case for case in next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml")))) if case.classname == "test_suite"]
+    assert {"runqueue_latency_p99", "block_io_latency_count"} <= {p.name for p in case.properties()}
+    assert "block io latency of test_fio[local-default]" in (run_dir(suite) / "report.html").read_text()
     assert leftovers(suite) == []
 
 
@@ -116,8 +148,22 @@ def test_slo_out_of_reach_fails_with_numbers_and_keeps_samples(suite):
     rows = read_rows(suite)
     assert rows and {row["outcome"] for row in rows} == {"failed"}
     assert next(r for r in rows if r["metric"] == "throughput_received")["slo"]["verdict"] == "fail"
-    (case,) = next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))
+    (case,) = [case for case in next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml")))) if case.classname == "test_suite"]
     assert "expected >= 1e+09 Mbit/s" in case.result[0].message
+    assert leftovers(suite) == []
+
+
+def test_provisioning_out_of_its_slo_fails_the_run_as_its_own_test(suite):
+    suite.path.joinpath("fio.yaml").write_text(FIO.replace("provision_duration: {max: 2, unit: min}", "provision_duration: {max: 1, unit: ms}"))
+
+    result = suite.runpytest("-m", "local", "-k", "fio")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*provision[[]local[]] failed: 1 SLO violation:*"])
+    cases = {case.name: case for case in next(iter(xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))))}
+    assert "expected <= 1 ms" in cases["provision[local]"].result[0].message
+    assert cases["test_fio[local-default]"].is_passed
     assert leftovers(suite) == []
 
 
@@ -145,11 +191,12 @@ def test_under_xdist_all_samples_reach_one_jsonl_and_the_target_is_applied_once(
     result = suite.runpytest_subprocess("-m", "local", "-n", "2")
 
     result.assert_outcomes(passed=2)
-    rows = read_rows(suite)
-    assert {row["benchmark"] for row in rows} == {"iperf3", "fio"}
+    rows = read_rows(suite, provisioning=True)
+    assert {row["benchmark"] for row in rows} == {"iperf3", "fio", "provision"}
+    assert {row["metric"] for row in rows if row["benchmark"] == "provision"} >= {"provision_duration", "destroy_duration"}
     # The two tests share the target; the time each waited for the other's turn on it is apart from its own time.
     (suite_xml,) = xunit2.JUnitXml.fromfile(str(run_dir(suite) / "junit.xml"))
-    waits = {case.name: [p.value for p in case.properties() if p.name == "target_lock_wait"] for case in suite_xml}
+    waits = {case.name: [p.value for p in case.properties() if p.name == "target_lock_wait"] for case in suite_xml if case.classname != "telescope"}
     assert all(len(values) == 1 and values[0].endswith(" s") for values in waits.values()), waits
     assert calls.read_text().split().count("apply") == 1
     assert calls.read_text().split().count("destroy") == 1

@@ -139,9 +139,11 @@ def leftovers(directory: Path, marker: dict) -> list[str]:
     return found
 
 
-def rows(directory: Path) -> list[dict]:
+def rows(directory: Path, *, provisioning: bool = False) -> list[dict]:
+    """The run's rows; those of the targets' provisioning (their own tests) only when asked for."""
     (run_dir,) = (directory / "results").iterdir()
-    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    found = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    return found if provisioning else [row for row in found if row["benchmark"] != "provision"]
 
 
 def junit(directory: Path) -> str:
@@ -167,6 +169,8 @@ def test_a_signal_mid_benchmark_destroys_the_target_and_keeps_the_samples(run, s
     measured = rows(directory)
     assert measured and {row["outcome"] for row in measured} == {"interrupted"}
     assert {row["metric"] for row in measured} >= {"throughput_received"}
+    # The apply and the destroy after the interrupt are measured too.
+    assert {row["metric"] for row in rows(directory, provisioning=True)} >= {"provision_duration", "destroy_duration"}
     report = junit(directory)
     assert 'name="test_long[local-default]"' in report and "interrupted while running" in report
     assert 'name="test_after[local-default]"' in report and "not run: the session ended" in report

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from pytest_telescope.errors import ToolError
-from pytest_telescope.targets import Endpoint
+from pytest_telescope.errors import TelescopeError, ToolError
+from pytest_telescope.targets import Endpoint, Target
 
 FINGERPRINT_COMMANDS = {
     "uname": ["uname", "-r", "-m"],
@@ -120,3 +120,18 @@ def parse_sysctl(output: str) -> dict:
         if separator:
             settings[key.strip()] = " ".join(value.split())
     return {"sysctl": settings}
+
+
+def target_metadata(target: Target, fingerprints: dict[int, dict]) -> dict:
+    """The target's metadata and fingerprint (taken once per target) for the results; reading them
+    (a cluster's nodes) must not hide the test's outcome."""
+    try:
+        metadata = dict(target.metadata)
+    except TelescopeError as error:
+        return {"cloud": target.cloud, "metadata_error": str(error)}
+    endpoint = target.fingerprint_endpoint()
+    if endpoint is not None:
+        if id(target) not in fingerprints:
+            fingerprints[id(target)] = fingerprint(endpoint)
+        metadata["fingerprint"] = fingerprints[id(target)]
+    return metadata

@@ -14,6 +14,7 @@ import json
 import shutil
 import socket
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -32,9 +33,12 @@ from pytest_telescope.provision.terraform import (
     terraform_module,
 )
 from pytest_telescope.redact import Redactor
+from pytest_telescope.samples import Sample
 from pytest_telescope.targets import Connection, Target, TargetSpec, kubernetes, local
 
 PROVIDERS = {"local": local, **kubernetes.PROVIDERS}
+TIMINGS_FILE = "provisioning.json"  # what the apply measured, for the process that reports it
+SLO_FILE = "provisioning-slo.json"
 
 
 class TargetPool:
@@ -174,17 +178,40 @@ class TargetPool:
                 runner.apply()
             except subprocess.CalledProcessError as error:
                 raise ProvisionError(failure_text(error, str(module_dir))) from None
+            finally:  # a failed apply's durations are measurements too
+                labels = {"cloud": spec.cloud, "module": module_dir.name}
+                _write_samples(directory / TIMINGS_FILE, runner.samples("provision", labels))
 
     def _validate(self, spec: TargetSpec, target: Target) -> None:
         with self.progress.phase("validate", str(spec)):
             target.validate()
         self.progress.say(f"{spec}: {target.describe()}")
 
-    def destroy_all(self) -> list[str]:
-        """Destroy every target this run claimed; returns the errors, destroying the rest regardless."""
+    def destroy_all(self, timings: dict[str, list[Sample]] | None = None) -> list[str]:
+        """Destroy every target this run claimed; returns the errors, destroying the rest regardless.
+        ``timings`` receives each target's destroy samples by its directory's name."""
         if read_owner(self.run_dir).get("pid") != self.owner_pid:
             return []
-        return destroy_run(self.run_dir, self.progress)
+        return destroy_run(self.run_dir, self.progress, timings)
+
+    def provisioned(self) -> list[Provisioned]:
+        """The targets this run provisioned, whichever process did, with what their provisioning measured."""
+        if not self.run_dir.is_dir():
+            return []
+        found = []
+        for directory in sorted(p for p in self.run_dir.iterdir() if (p / TIMINGS_FILE).is_file()):
+            thresholds = json.loads((directory / SLO_FILE).read_text()) if (directory / SLO_FILE).is_file() else []
+            failure = directory / "failed"
+            error = json.loads(failure.read_text())["error"] if failure.is_file() else None
+            found.append(Provisioned(directory.name, _read_samples(directory / TIMINGS_FILE), thresholds, error))
+        return found
+
+    def add_thresholds(self, spec: TargetSpec, thresholds: list[dict]) -> None:
+        """Record thresholds on a target's provisioning (plain data: the controller judges them)."""
+        path = self.directory(spec) / SLO_FILE
+        with locked(self.directory(spec) / "lock"):
+            known = json.loads(path.read_text()) if path.is_file() else []
+            path.write_text(json.dumps(known + [t for t in thresholds if t not in known]))
 
 
 def provisioned(spec: TargetSpec) -> TargetSpec:
@@ -202,7 +229,7 @@ def _raise_if_failed_in_this_run(failure: Path, owner_pid: int) -> None:
         failure.unlink()
 
 
-def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
+def destroy_run(run_dir: Path, progress: Progress, timings: dict[str, list[Sample]] | None = None) -> list[str]:
     """Destroy every target recorded in ``run_dir``; returns the errors, destroying the rest regardless.
 
     Only a directory a run created and recorded as its own (its owner file) is touched."""
@@ -211,7 +238,9 @@ def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
     errors = []
     for directory in sorted(p for p in run_dir.iterdir() if p.is_dir()):
         try:
-            destroy(directory, progress)
+            samples = destroy(directory, progress)
+            if timings is not None:
+                timings[directory.name] = samples
         except TelescopeError as error:
             errors.append(str(error))
     if not errors:
@@ -219,12 +248,14 @@ def destroy_run(run_dir: Path, progress: Progress) -> list[str]:
     return errors
 
 
-def destroy(directory: Path, progress: Progress) -> None:
-    """Destroy the target recorded in ``directory`` and remove the directory.
+def destroy(directory: Path, progress: Progress) -> list[Sample]:
+    """Destroy the target recorded in ``directory`` and remove the directory; returns what the
+    destroy measured (nothing for a target without Terraform state).
 
     A cluster's namespaces go first; if the cluster is then destroyed anyway,
     failing to reach it for that is no error.
     """
+    samples = []
     with locked(directory / "lock"):
         provisioned = (directory / "terraform.tfstate").exists()
         try:
@@ -245,7 +276,28 @@ def destroy(directory: Path, progress: Progress) -> None:
                     runner.destroy()
                 except subprocess.CalledProcessError as error:
                     raise ProvisionError(failure_text(error, runner.module_dir) + f"\n  state kept in {directory}") from None
+            labels = {"cloud": what.split(" ", 1)[0], "module": Path(runner.module_dir).name}
+            samples = runner.samples("destroy", labels)
     shutil.rmtree(directory)
+    return samples
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """A target as its provisioning left it: the samples it measured, thresholds on them, its error."""
+
+    name: str
+    samples: list[Sample]
+    thresholds: list[dict]
+    error: str | None
+
+
+def _write_samples(path: Path, samples: list[Sample]) -> None:
+    path.write_text(json.dumps([{"metric": s.metric, "value": s.value, "unit": s.unit, "labels": s.labels} for s in samples]))
+
+
+def _read_samples(path: Path) -> list[Sample]:
+    return [Sample(**fields) for fields in json.loads(path.read_text())]
 
 
 def _recover(directory: Path, progress: Progress) -> bool:

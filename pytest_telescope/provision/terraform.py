@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 from pytest_terraform import tf
@@ -22,9 +23,18 @@ from pytest_telescope import process
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import transient
+from pytest_telescope.samples import LOWER, Metric, Sample
 
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 SHIPPED_MODULES = Path(__file__).resolve().parents[1] / "terraform"
+# What provisioning records of itself, in seconds: a scenario's SLOs may name these.
+METRICS = {
+    "provision_duration": Metric("s", LOWER),  # terraform init, plan and apply: what a run waits for its target
+    "destroy_duration": Metric("s", LOWER),
+    "resource_duration": Metric("s", LOWER),  # one resource's create, update or delete (labels address and action)
+}
+# What a baseline judges: the totals. A resource's own time is shown, not judged: a cloud's API swings.
+JUDGED = ("provision_duration", "destroy_duration")
 
 
 def terraform_binary() -> str:
@@ -57,6 +67,8 @@ class TerraformRunner(tf.TerraformRunner):
         self.variables = variables
         self.progress = progress
         self.what = what
+        self.seconds: dict[str, float] = {}  # by command: init, plan, apply, destroy
+        self.resources: list[tuple[str, str, float]] = []  # (address, action, seconds)
 
     def init(self):
         # pytest-terraform 0.7.0 expects `init` to create the work dir; with only
@@ -84,21 +96,84 @@ class TerraformRunner(tf.TerraformRunner):
     def _run_once(self, args, output):
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_DATA_DIR": self.work_dir, "TF_INPUT": "0"}
         env.update({f"TF_VAR_{name}": _tf_value(value) for name, value in self.variables.items()})
-        step = f"terraform {args[1]}"
+        command = args[1]
+        # apply and destroy speak JSON (Terraform's machine-readable UI): each resource's start and end.
+        events = command in ("apply", "destroy")
+        if events:
+            args = [args[0], command, "-json", *args[2:]]
+        started = time.monotonic()
         completed = process.run(
             args,
             cwd=self.module_dir,
             env=env,
             check=False,
-            echo=None if output else self.progress.echo,
-            heartbeat=self.progress.heartbeat(step, self.what),
+            echo=None if output else (lambda line: self.progress.echo(human(line))) if events else self.progress.echo,
+            heartbeat=self.progress.heartbeat(f"terraform {command}", self.what),
             die_with_us=False,
             # A destroy, once begun, finishes: out of the terminal's group, a Ctrl-C does not stop it.
             **(process.OWN_GROUP if args[1] == "destroy" else {}),
         )
+        self.seconds[command] = self.seconds.get(command, 0.0) + time.monotonic() - started
+        stdout, stderr = completed.stdout, completed.stderr
+        if events:
+            self.resources += resource_durations(stdout)
+            # In JSON, Terraform's errors come on stdout: they go last, where a failure's message looks.
+            errors = [human(line) for line in stdout.splitlines() if (_event(line) or {}).get("@level") == "error"]
+            stdout = "\n".join(human(line) for line in stdout.splitlines())
+            stderr = "\n".join([stderr.rstrip(), *errors]).strip()
         if completed.returncode != 0:
-            raise subprocess.CalledProcessError(completed.returncode, args, completed.stdout, completed.stderr)
-        return completed.stdout.encode()
+            raise subprocess.CalledProcessError(completed.returncode, args, stdout, stderr)
+        return stdout.encode()
+
+    def samples(self, operation: str, labels: dict[str, str]) -> list[Sample]:
+        """What the runner timed, as samples: ``provision`` (init, plan, apply) or ``destroy``."""
+        steps = ("init", "plan", "apply") if operation == "provision" else ("destroy",)
+        if not any(step in self.seconds for step in steps):
+            return []
+        total = Sample(f"{operation}_duration", sum(self.seconds.get(step, 0.0) for step in steps), "s", dict(labels))
+        return [total] + [
+            Sample("resource_duration", seconds, "s", {**labels, "address": address, "action": action})
+            for address, action, seconds in self.resources
+        ]
+
+
+def resource_durations(output: str) -> list[tuple[str, str, float]]:
+    """(address, action, seconds) of each resource from Terraform's JSON UI: its ``apply_start`` to its
+    ``apply_complete`` (``elapsed_seconds`` there is whole seconds; the timestamps are microseconds)."""
+    started: dict[tuple[str, str], datetime] = {}
+    durations = []
+    for line in output.splitlines():
+        event = _event(line)
+        if event is None or event.get("type") not in ("apply_start", "apply_complete"):
+            continue
+        hook = event["hook"]
+        key = (hook["resource"]["addr"], hook["action"])
+        stamp = datetime.fromisoformat(event["@timestamp"].replace("Z", "+00:00"))
+        if event["type"] == "apply_start":
+            started[key] = stamp
+        elif key in started:
+            durations.append((*key, (stamp - started.pop(key)).total_seconds()))
+    return durations
+
+
+def human(line: str) -> str:
+    """A JSON UI line as a person reads it: its message, and an error's detail."""
+    event = _event(line)
+    if event is None:
+        return line
+    diagnostic = event.get("diagnostic") or {}
+    detail = diagnostic.get("detail")
+    return f"{event.get('@message', '')}: {detail}" if detail else event.get("@message", line)
+
+
+def _event(line: str) -> dict | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def _tf_value(value) -> str:

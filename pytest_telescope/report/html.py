@@ -25,6 +25,7 @@ from pytest_telescope.history.baseline import (
 from pytest_telescope.history.stats import summarize
 from pytest_telescope.report.plot import Limit, Metric, number, plot
 from pytest_telescope.rows import measured_over_window
+from pytest_telescope.report import histogram
 
 # The limit and unit of a threshold's text, as the suite wrote them: "read_clat_p99 <= 50 ms".
 _THRESHOLD = re.compile(r" (?P<op>[<>]=) (?P<limit>\S+) (?P<unit>.+)$")
@@ -50,7 +51,7 @@ def render(
         _header(rows, baseline_rows, tolerance),
         _overview(rows, metrics, baseline_rows is not None, errors),
         _errors(errors),
-        *(_benchmark(name, members, baseline_rows is not None) for name, members in benchmarks.items()),
+        *(_benchmark(name, members, [r for r in rows if r["benchmark"] == name], baseline_rows is not None) for name, members in benchmarks.items()),
         '<h2>All metrics</h2><label hidden><input type="checkbox" id="attention-only"> only failed SLOs, marginal ones and regressions</label>',
         _table(headline, baseline_rows is not None),
         _folded(f"Golden signals: {len(golden)} metric{'s' if len(golden) != 1 else ''}", _table(golden, baseline_rows is not None), golden) if golden else "",
@@ -183,8 +184,9 @@ def _table(metrics: list[Metric], with_baseline: bool) -> str:
     return f'<table class="metrics"><thead>{header}</thead><tbody>{"".join(lines)}</tbody></table>'
 
 
-def _benchmark(name: str, metrics: list[Metric], with_baseline: bool) -> str:
-    """The plots of the tool's metrics, those with thresholds first, then the golden signals folded."""
+def _benchmark(name: str, metrics: list[Metric], rows: list[dict], with_baseline: bool) -> str:
+    """The plots of the tool's metrics, those with thresholds first, and the histograms its rows carry;
+    then the golden signals folded."""
     by_metric: dict[str, list[Metric]] = {}
     for metric in sorted(metrics, key=lambda m: not m.limits):
         by_metric.setdefault(metric.key.metric, []).append(metric)
@@ -197,7 +199,7 @@ def _benchmark(name: str, metrics: list[Metric], with_baseline: bool) -> str:
     golden = [m for m in metrics if m.golden_signal]
     folded = "".join(figure for metric, figure in figures.items() if by_metric[metric][0].golden_signal)
     return (
-        f'<section class="benchmark"><h2>{escape(name)}</h2>{_legend(with_baseline)}<div class="plots">{headline}</div>'
+        f'<section class="benchmark"><h2>{escape(name)}</h2>{_legend(with_baseline)}<div class="plots">{headline}{histogram.figures(rows)}</div>'
         + (_folded(f"Golden signals of {name}", f'<div class="plots">{folded}</div>', golden) if golden else "")
         + "</section>"
     )
@@ -258,6 +260,7 @@ svg .change.improvement {{ fill: #1a7f37; }} svg .change.changed {{ fill: #9a670
 svg .median.current {{ fill: #1f6feb; }} svg .median.failed {{ fill: #cf222e; }}
 svg .median.baseline {{ fill: #fff; stroke: #8c959f; stroke-width: 2; }}
 svg .sample.current, svg .sample.failed {{ fill: #1f6feb; opacity: .35; }} svg .sample.baseline {{ fill: #8c959f; opacity: .5; }}
+svg .bar {{ fill: #1f6feb; }} svg .bar:hover {{ fill: #0a3069; }}
 svg .whisker {{ fill: none; stroke-width: 1.5; }} svg .whisker.current {{ stroke: #1f6feb; }}
 svg .whisker.failed {{ stroke: #cf222e; }} svg .whisker.baseline {{ stroke: #8c959f; }}
 .legend {{ color: #57606a; }} .legend svg {{ vertical-align: middle; margin-left: 8px; }}

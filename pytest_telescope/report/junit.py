@@ -74,6 +74,15 @@ class JunitReport:
             tag = "failure" if report.when == "call" else "error"
             test.result = _Result(tag, _message(report)[:2000], _error_type(report), report.longreprtext)
 
+    def add_finished(self, nodeid: str, outcome: str, message: str | None, seconds: float, samples: list[dict]) -> None:
+        """A test the run made of itself, not pytest (a target's provisioning): passed or failed with ``message``."""
+        test = self._tests.setdefault(nodeid, _Test(nodeid, finished=True))
+        test.duration += seconds
+        test.metrics += _metrics(samples)
+        if outcome == "failed":
+            lines = (message or "").strip().splitlines()
+            test.result = _Result("failure", "; ".join(line.strip() for line in lines if line.strip())[:2000], "Failure", message)
+
     def add_interrupted(self, nodeid: str, samples: list[dict]) -> None:
         test = self._tests.setdefault(nodeid, _Test(nodeid))
         test.metrics += _metrics(samples)

@@ -100,22 +100,23 @@ class Recorder:
         samples = []
         for stamp, repeat, sample in self.samples:
             judged = [v for v in verdicts if v.sample is not None and _same_series(v.sample, sample)]
-            samples.append(
-                {
-                    "timestamp": stamp,
-                    "repeat": repeat,
-                    "metric": sample.metric,
-                    "value": sample.value,
-                    "unit": sample.unit,
-                    "better": self.metrics[sample.metric].better if sample.metric in self.metrics else None,
-                    "judged": sample.metric in self.judged,
-                    "labels": dict(sample.labels),
-                    "slo": {
-                        "verdict": "none" if not judged else "pass" if all(v.passed for v in judged) else "fail",
-                        "thresholds": [str(v.threshold) for v in judged],
-                    },
-                }
-            )
+            row = {
+                "timestamp": stamp,
+                "repeat": repeat,
+                "metric": sample.metric,
+                "value": sample.value,
+                "unit": sample.unit,
+                "better": self.metrics[sample.metric].better if sample.metric in self.metrics else None,
+                "judged": sample.metric in self.judged,
+                "labels": dict(sample.labels),
+                "slo": {
+                    "verdict": "none" if not judged else "pass" if all(v.passed for v in judged) else "fail",
+                    "thresholds": [str(v.threshold) for v in judged],
+                },
+            }
+            if sample.histogram is not None:
+                row["histogram"] = sample.histogram
+            samples.append(row)
         return {
             "cloud": self.cloud,
             "benchmark": self.benchmark,

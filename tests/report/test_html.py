@@ -260,3 +260,14 @@ def test_a_screenshot_of_the_report(tmp_path, current, baseline, width):
     header = screenshot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (width, 2000)
+
+
+def test_a_row_with_a_histogram_is_drawn_as_bars_beside_its_benchmarks_plots(current):
+    (template,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
+    buckets = [[16, 31, 4], [32, 63, 180], [64, 127, 20]]
+    row = {**template, "metric": "block_io_latency_count", "value": 204, "unit": "count", "labels": {},
+           "histogram": {"unit": "us", "buckets": buckets}}
+    shown = figures(render([*current, row]))
+    chart = shown["block io latency of test_fio[local-randread-4k] (204 events)"]
+    assert re.findall(r"<title>(.*?)</title>", chart) == ["16–31 us: 4", "32–63 us: 180", "64–127 us: 20"]
+    assert "block_io_latency_count (count)" in shown  # its count is a metric like any other

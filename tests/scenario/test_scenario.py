@@ -425,6 +425,19 @@ def test_threshold_keeps_the_unit_it_is_written_in(tmp_path):
     ]
 
 
+def test_kernel_metrics_take_slos_unless_their_programs_are_off(tmp_path):
+    suite = scenario.load(write(tmp_path, "benchmark: fio\nslo:\n  runqueue_latency_p99: {max: 1, unit: ms}\n"))
+    assert suite.kernel == ("runqueue_latency", "block_io_latency", "tcp_retransmits")
+    assert suite.thresholds == (Threshold("runqueue_latency_p99", "<=", 1, "ms"),)
+    chosen = scenario.load(write(tmp_path, "benchmark: fio\nkernel: [tcp_retransmits]\n", "chosen.yaml"))
+    assert chosen.kernel == ("tcp_retransmits",)
+    off = write(tmp_path, "benchmark: fio\nkernel: false\nslo:\n  runqueue_latency_p99: {max: 1, unit: ms}\n", "off.yaml")
+    with pytest.raises(ScenarioError, match=r"off.yaml: slo.runqueue_latency_p99: unknown metric"):
+        scenario.load(off)
+    with pytest.raises(ScenarioError, match=r"kernel.0: 'softirqs' is not one of"):
+        scenario.load(write(tmp_path, "benchmark: fio\nkernel: [softirqs]\n", "unknown.yaml"))
+
+
 def test_threshold_without_unit_is_in_the_metric_unit(tmp_path):
     suite = scenario.load(write(tmp_path, "benchmark: fio\nslo:\n  read_bandwidth: {min: 100}\n"))
     assert suite.thresholds == (Threshold("read_bandwidth", ">=", 100, "MiB/s"),)

@@ -1,0 +1,51 @@
+"""Provisioning as a benchmark: each target's apply and destroy durations, judged as a test of its own
+(``provision[<target>]``) against the thresholds its suites set and the baseline."""
+
+from __future__ import annotations
+
+from typing import Collection, Mapping, Sequence
+
+from pytest_telescope.history.baseline import BaselineRegression, Tolerance
+from pytest_telescope.samples import Metric, Sample
+from pytest_telescope.verdict.recorder import Recorder
+from pytest_telescope.verdict.slo import SLOViolation, Threshold
+
+
+def nodeid(target: str) -> str:
+    """``telescope::provision[local]``: JUnit's test case ``provision[local]`` of the class ``telescope``."""
+    return f"telescope::provision[{target}]"
+
+
+def judge(
+    target: str,
+    samples: list[Sample],
+    thresholds: list[dict],
+    error: str | None,
+    *,
+    metrics: Mapping[str, Metric],
+    judged: Collection[str],
+    baseline_rows: Sequence[dict] = (),
+    tolerance: Tolerance = Tolerance(),
+) -> tuple[str, str | None, dict]:
+    """(outcome, failure message or None, report data) of one target's provisioning. A failed apply fails
+    its test with the apply's error; otherwise the thresholds and the baseline decide."""
+    recorder = Recorder(
+        cloud=samples[0].labels["cloud"] if samples else target.split("-", 1)[0],
+        benchmark="provision",
+        case=target,
+        params={},
+        thresholds=[Threshold(**{**fields, "clouds": tuple(fields.get("clouds", ()))}) for fields in thresholds],
+        nodeid=nodeid(target),
+        baseline_rows=baseline_rows,
+        tolerance=tolerance,
+        metrics=metrics,
+        judged=judged,
+    )
+    recorder(samples)
+    message = error
+    if message is None:
+        try:
+            recorder.check()
+        except (SLOViolation, BaselineRegression) as verdict:
+            message = str(verdict)
+    return ("failed" if message else "passed"), message, recorder.to_report()
