@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 
 from pytest_telescope import scenario as scenarios
-from pytest_telescope.provision import terraform
 from pytest_telescope.provision.pool import Provisioned, TargetPool
 from pytest_telescope.targets import TargetSpec
 from pytest_telescope.verdict import provisioning
@@ -38,12 +37,12 @@ class ProvisioningTests:
         for target in provisioned:
             nodeid, samples = provisioning.nodeid(target.name), target.samples + timings.get(target.name, [])
             outcome, message, data = provisioning.judge(
-                target.name, samples, target.thresholds, target.error, metrics=terraform.METRICS,
-                judged=terraform.JUDGED, baseline_rows=telescope.baseline_by_test.get(nodeid, []), tolerance=telescope.tolerance,
+                target.name, samples, target.thresholds, target.error, metrics=provisioning.METRICS,
+                judged=provisioning.JUDGED, baseline_rows=telescope.baseline_by_test.get(nodeid, []), tolerance=telescope.tolerance,
             )
             telescope.ran_benchmarks = True
             telescope.publish_rows(nodeid, outcome, data)
-            seconds = sum(s.value for s in samples if s.metric in terraform.JUDGED)
+            seconds = sum(s.value for s in samples if s.metric in provisioning.JUDGED)
             telescope.junit.add_finished(nodeid, outcome, message, seconds, data["samples"])
             if message:
                 telescope.progress.say(f"{nodeid} failed: {message}")

@@ -28,7 +28,7 @@ from pytest_telescope.measure.golden import GOLDEN_SIGNALS
 from pytest_telescope.measure.query import Measurement
 from pytest_telescope.samples import Metric
 from pytest_telescope.tools._params import ParameterError
-from pytest_telescope.provision.terraform import METRICS as PROVISION_METRICS
+from pytest_telescope.verdict.provisioning import METRICS as PROVISION_METRICS
 from pytest_telescope.verdict.slo import Threshold
 
 CLOUDS = ("local", "aks", "eks", "gke", "existing")

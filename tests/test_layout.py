@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_telescope"
 CORE = {"errors", "units", "samples", "rows", "process", "progress", "redact"}
 # The modules a run starts from (pytest's hooks, the fixtures, the command line): nothing below imports them.
-ENTRY = {"plugin", "options", "session", "ending", "fixtures", "interrupts", "scrubbing", "shard", "cli"}
+ENTRY = {"plugin", "options", "session", "ending", "provisioning", "fixtures", "interrupts", "scrubbing", "shard", "cli"}
 # What a folder (or the core, or scenario.py) may not import directly, besides the entry modules.
 FORBIDDEN = {
     "core": {"scenario", "validate", "provision", "targets", "tools", "measure", "verdict", "history", "report"},

@@ -23,18 +23,10 @@ from pytest_telescope import process
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision import transient
-from pytest_telescope.samples import LOWER, Metric, Sample
+from pytest_telescope.samples import Sample
 
 TERRAFORM_HINT = "install Terraform >= 1.5 or OpenTofu and put it on PATH"
 SHIPPED_MODULES = Path(__file__).resolve().parents[1] / "terraform"
-# What provisioning records of itself, in seconds: a scenario's SLOs may name these.
-METRICS = {
-    "provision_duration": Metric("s", LOWER),  # terraform init, plan and apply: what a run waits for its target
-    "destroy_duration": Metric("s", LOWER),
-    "resource_duration": Metric("s", LOWER),  # one resource's create, update or delete (labels address and action)
-}
-# What a baseline judges: the totals. A resource's own time is shown, not judged: a cloud's API swings.
-JUDGED = ("provision_duration", "destroy_duration")
 
 
 def terraform_binary() -> str:

@@ -6,9 +6,19 @@ from __future__ import annotations
 from typing import Collection, Mapping, Sequence
 
 from pytest_telescope.history.baseline import BaselineRegression, Tolerance
-from pytest_telescope.samples import Metric, Sample
+from pytest_telescope.samples import LOWER, Metric, Sample
 from pytest_telescope.verdict.recorder import Recorder
 from pytest_telescope.verdict.slo import SLOViolation, Threshold
+
+
+# What provisioning records of itself (provision/terraform.py): a scenario's SLOs may name these.
+METRICS = {
+    "provision_duration": Metric("s", LOWER),  # terraform init, plan and apply: what a run waits for its target
+    "destroy_duration": Metric("s", LOWER),
+    "resource_duration": Metric("s", LOWER),  # one resource's create, update or delete (labels address and action)
+}
+# What a baseline judges: the totals. A resource's own time is shown, not judged: a cloud's API swings.
+JUDGED = ("provision_duration", "destroy_duration")
 
 
 def nodeid(target: str) -> str:

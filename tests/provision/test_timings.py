@@ -7,7 +7,6 @@ import pytest
 
 from pytest_telescope.history.baseline import Tolerance
 from pytest_telescope.progress import Progress
-from pytest_telescope.provision import terraform
 from pytest_telescope.provision.terraform import TerraformRunner, human, resource_durations
 from pytest_telescope.redact import Redactor
 from pytest_telescope.samples import Sample
@@ -81,7 +80,7 @@ def test_a_failed_apply_keeps_terraforms_message_readable(tmp_path, monkeypatch)
     assert runner.samples("provision", {"cloud": "local", "module": "failing"})[0].value > 0
 
 
-PROVISIONING = {"metrics": terraform.METRICS, "judged": terraform.JUDGED}
+PROVISIONING = {"metrics": provisioning.METRICS, "judged": provisioning.JUDGED}
 SAMPLES = [
     Sample("provision_duration", 40.0, "s", {"cloud": "local", "module": "local"}),
     Sample("destroy_duration", 3.0, "s", {"cloud": "local", "module": "local"}),
