@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_telescope import fixtures
+from pytest_telescope import fixtures, hookspecs, tools
 from pytest_telescope import scenario as scenarios
 from pytest_telescope.errors import TelescopeError
 from pytest_telescope.options import add_options
@@ -21,7 +21,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.hook.pytest_telescope_register_tools.call_historic(kwargs={"register": tools.register})
+    except TelescopeError as error:
+        raise pytest.UsageError(str(error)) from None
     for cloud in scenarios.CLOUDS:
         config.addinivalue_line("markers", f"{cloud}: runs on the {cloud} target (select with -m {cloud})")
     config.addinivalue_line("markers", "scenario(path): the YAML file, beside the test, holding its cases and SLOs")
@@ -34,3 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(telescope, "telescope-run")
     config.pluginmanager.register(Scrubbing(config, telescope.redactor), "telescope-scrubbing")
     config.pluginmanager.register(fixtures, "telescope-fixtures")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    tools.forget_registered()
