@@ -61,7 +61,7 @@ def _cleanup_failed(run, session: pytest.Session, errors: list[str]) -> str:
 
 
 def _publish_run(run, session: pytest.Session) -> None:
-    if run.ran_benchmarks:
+    if run.ran_benchmarks or run.collection_failed:
         with run.progress.phase("publish", shown(run.results_dir)):
             run.junit.mark_not_run(run.collected, "not run: the session ended before this test")
             _write_file(run, session, run.results_dir / "junit.xml", lambda path: run.junit.write(path, run.redactor.scrub))

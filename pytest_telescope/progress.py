@@ -38,9 +38,12 @@ class Progress:
                 return
             capture = plugins.get_plugin("capturemanager")
             with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                header = terminal.currentfspath
+                terminal.currentfspath = None  # else write_line adds an empty line, and pytest the file's name again
                 if terminal._tw.width_of_current_line:
                     terminal.write("\n")
                 terminal.write_line(text)
+                terminal.currentfspath = header
 
         verbose = config.get_verbosity() > 0 or config.getoption("capture") == "no"
         return cls(write_line, redactor, verbose)

@@ -31,7 +31,7 @@ from pytest_telescope.report.compare import table as compare_table
 from pytest_telescope.report.files import ResultsDirectoryError, check_writable
 from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
-from pytest_telescope.report.table import MAX_ROWS, table
+from pytest_telescope.report.table import Shown, table
 from pytest_telescope.rows import rows, utc_now
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.validate import preflight
@@ -82,10 +82,10 @@ class Telescope:
         self.baseline_by_test = baseline.by_test(self.baseline_rows)
         html_setting = setting(config, "html")
         self.html_path = path_setting(config, "html") if html_setting else self.results_dir / "report.html"
-        self.rows: list[dict] = []  # the first MAX_ROWS, for the terminal table
-        self.row_count = 0
+        self.shown = Shown()  # this session's rows, as the terminal table needs them
         self.published_rows: list[dict] = []
         self.ran_benchmarks = False
+        self.collection_failed = False  # junit.xml then says why the run failed
         self.collected: list[str] = []
         self.running: pytest.Item | None = None
         self.fingerprints: dict[int, dict] = {}  # by id(target): a session's targets live as long as it
@@ -125,6 +125,11 @@ class Telescope:
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
         if not self.collected:
             self.collected = list(ids)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and not self.is_worker:
+            self.collection_failed = True
+            self.junit.add(report, [])
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
@@ -279,8 +284,7 @@ class Telescope:
                     f"could not write {len(written)} rows of {nodeid} to {shown(self.writer.path)}: "
                     f"{self.writer.error.strerror}; kept, to write with the next test's"
                 )
-            self.rows += written[: MAX_ROWS - len(self.rows)]
-            self.row_count += len(written)
+            self.shown.add(written)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -322,13 +326,13 @@ class Telescope:
             f"telescope: {counts['passed']} passed, {counts['failure']} failed (the benchmark: an SLO or baseline missed), "
             f"{counts['error']} errors (the infrastructure: a target that did not provision, validate or clean up)"
         )
-        if not self.rows:
+        if not self.shown.total:
             return
-        terminalreporter.section(f"telescope: {self.row_count} samples, run {self.run_id}")
-        for line in table(self.rows, shown(self.writer.path), self.row_count):
+        terminalreporter.section(f"telescope: {self.shown.total} samples, run {self.run_id}")
+        comparisons = baseline.compare(self.published_rows, self.baseline_rows, self.tolerance) if self.baseline_rows else []
+        for line in table(self.shown, shown(self.writer.path), comparisons):
             terminalreporter.write_line(self.redactor.scrub(line))
         if self.baseline_rows:
-            comparisons = baseline.compare(self.published_rows, self.baseline_rows, self.tolerance)
             terminalreporter.section(f"telescope: against the baseline {setting(self.config, 'baseline')}")
             for line in compare_table(comparisons):
                 terminalreporter.write_line(self.redactor.scrub(line))

@@ -88,6 +88,8 @@ def test_local_run_writes_rows_and_junit(suite):
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
+    assert result.stdout.str().count("test_suite.py") == 1  # the file's name once, however many lines we print
+    result.stdout.fnmatch_lines(["test_iperf3[[]local-tcp[]] *throughput_received *", "test_iperf3[[]local-tcp[]] *window measurements * samples  -"])
     rows = read_rows(suite, provisioning=True)
     schema = json.loads((REPO / "pytest_telescope/schema/result-row.schema.json").read_text())
     for row in rows:
@@ -274,3 +276,17 @@ def test_help_lists_every_option(pytester):
 
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*--telescope-tolerance*", "*5%*", "*--telescope-kwok-manifests*", "*--telescope-keep-target*"])
+
+
+def test_a_scenario_typo_still_writes_junit_with_the_error(suite):
+    suite.path.joinpath("iperf3.yaml").write_text("benchmark: iperf3\nslo:\n  thruput: {min: 1}\n")
+
+    result = suite.runpytest_subprocess("-m", "local")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    (junit,) = (suite.path / "results").glob("*/junit.xml")
+    (testsuite,) = xunit2.JUnitXml.fromfile(str(junit))
+    (case,) = list(testsuite)
+    (error,) = case.result
+    assert case.name == "test_suite.py"
+    assert "iperf3.yaml: slo.thruput: unknown metric" in error.message

@@ -59,9 +59,10 @@ class JunitReport:
         self._tests: dict[str, _Test] = {}
 
     def add(self, report, samples: list[dict]) -> None:
+        """A test's report, or a collector's that failed (a scenario's error): an error of its file."""
         test = self._tests.setdefault(report.nodeid, _Test(report.nodeid))
         wait = getattr(report, "telescope_lock_wait", 0.0)
-        test.duration += report.duration - wait
+        test.duration += getattr(report, "duration", 0.0) - wait  # a collect report has none
         test.lock_wait += wait
         test.metrics += _metrics(samples)
         test.finished |= report.when == "teardown"
@@ -150,7 +151,7 @@ def _add_testcase(suite: ElementTree.Element, test: _Test, scrub: Callable[[str]
     if "::" in name:
         prefix, name = name.rsplit("::", 1)
         classname += "." + prefix.replace("::", ".")
-    name += bracket + parameters
+    name = (name or module) + bracket + parameters  # a file that failed to collect is named by its path
     case = ElementTree.SubElement(suite, "testcase", name=name, classname=classname, time=str(round(test.duration, 3)))
     if test.result is not None:
         result = ElementTree.SubElement(case, test.result.tag, message=test.result.message)

@@ -1,37 +1,84 @@
-"""The table of metrics and SLO verdicts at the end of a run."""
+"""The table of results at the end of a run.
+
+Per test, its tool's metrics with their SLO (and baseline) verdicts first;
+what was measured over its window (the golden signals, a scenario's PromQL)
+in one line, and in full only those that failed. Beyond
+``MAX_ROWS`` rows the rest is left to results.jsonl, but never a failing row.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
+
+from pytest_telescope.history.baseline import REGRESSION, UNCHANGED, Comparison, by_test, key
+from pytest_telescope.rows import measured_over_window
 
 MAX_ROWS = 60
 
 
-def table(rows: list[dict], results_path: str, total: int | None = None) -> list[str]:
-    """Lines of a left-aligned table: test, metric, value, unit, SLO.
+class Shown:
+    """What the table shows of a run, kept as its rows are written, so that a long run need not
+    keep every row: the first ``MAX_ROWS`` rows of tool metrics, every row that failed its SLO,
+    and per test a count of the samples measured over its window."""
 
-    ``rows`` may be only the first ``MAX_ROWS`` of a run's ``total`` rows: the table shows
-    no more, so a run need not keep every row until it ends.
-    """
-    total = len(rows) if total is None else total
-    header = ("test", "metric", "value", "unit", "SLO")
-    body = [
-        (
-            row["test"].rsplit("::", 1)[-1],
-            row["metric"] + "".join(f" {k}={v}" for k, v in sorted(row["labels"].items())),
-            f"{row['value']:.6g}",
-            row["unit"],
-            _slo(row["slo"]),
-        )
-        for row in rows[:MAX_ROWS]
-    ]
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.golden: dict[str, list[int]] = {}  # test: [window samples, failed]
+        self.left_out = 0
+        self.total = 0
+
+    def add(self, written: Iterable[dict]) -> None:
+        for row in written:
+            self.total += 1
+            failed = row["slo"]["verdict"] == "fail"
+            golden = measured_over_window(row["labels"])
+            if golden:
+                counts = self.golden.setdefault(row["test"], [0, 0])
+                counts[0] += 1
+                counts[1] += failed
+            if failed or (not golden and len(self.rows) < MAX_ROWS):
+                self.rows.append(row)
+            elif not golden:
+                self.left_out += 1
+
+
+def table(shown: Shown, results_path: str, comparisons: Iterable[Comparison] = ()) -> list[str]:
+    """Lines of a left-aligned table: test, metric, value, unit, SLO (and baseline, when given)."""
+    against = {c.key: c for c in comparisons}
+    header = ("test", "metric", "value", "unit", "SLO", *(("baseline",) if against else ()))
+    body: list[tuple[str, ...]] = []
+    for test, members in by_test(shown.rows).items():
+        name = test.rsplit("::", 1)[-1]
+        tool = [row for row in members if not measured_over_window(row["labels"])]
+        body += [_cells(name, row, against) for row in tool + [row for row in members if row not in tool]]
+        samples, failed = shown.golden.get(test, (0, 0))
+        if samples:
+            verdict = f"{failed} failed (above)" if failed else "-"
+            body.append((name, "window measurements", str(samples), "samples", verdict, *(("",) if against else ())))
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    align: list[Callable[[str, int], str]] = [str.ljust, str.ljust, str.rjust, str.ljust, str.ljust]
+    align: list[Callable[[str, int], str]] = [str.ljust, str.ljust, str.rjust, str.ljust, str.ljust, str.ljust]
     lines = ["  ".join(align[i](cells[i], widths[i]) for i in range(len(cells))).rstrip() for cells in [header, *body]]
     lines.insert(1, "-" * len(lines[0]))
-    if total > MAX_ROWS:
-        lines.append(f"... {total - MAX_ROWS} more rows in {results_path}")
+    if shown.left_out:
+        lines.append(f"... {shown.left_out} more rows in {results_path}")
     return lines
+
+
+def _cells(test: str, row: dict, against: dict) -> tuple[str, ...]:
+    cells = (
+        test,
+        row["metric"] + "".join(f" {k}={v}" for k, v in sorted(row["labels"].items())),
+        f"{row['value']:.6g}",
+        row["unit"],
+        _slo(row["slo"]),
+    )
+    if not against:
+        return cells
+    comparison = against.get(key(row))
+    if comparison is None or comparison.verdict == UNCHANGED:
+        return (*cells, "-" if comparison is None else UNCHANGED)
+    change = "" if comparison.change is None else f" ({comparison.change:+.1%})"
+    return (*cells, f"{comparison.verdict.upper() if comparison.verdict == REGRESSION else comparison.verdict}{change}")
 
 
 def _slo(slo: dict) -> str:

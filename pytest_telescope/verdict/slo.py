@@ -85,9 +85,8 @@ class SLOViolation(AssertionError):
 
     def __init__(self, failed: list[Verdict]):
         self.failed = failed
-        lines = [f"{len(failed)} SLO violation{'s' if len(failed) > 1 else ''}:"]
-        lines += [f"  {verdict}" for verdict in failed]
-        super().__init__("\n".join(lines))
+        # One line: pytest's short summary shows only the first, and JUnit's message joins them.
+        super().__init__(f"{len(failed)} SLO violation{'s' if len(failed) > 1 else ''}: {'; '.join(map(str, failed))}")
 
 
 def evaluate(thresholds: Iterable[Threshold], samples: list[Sample]) -> list[Verdict]:

@@ -373,3 +373,15 @@ def test_time_is_the_test_s_own_and_the_wait_for_the_target_is_a_property(tmp_pa
     case = cases_by_name(path)["benchmarks.network.test_iperf3::test_iperf3[local-tcp-parallel1]"]
     assert case.time == pytest.approx(13.0)
     assert {prop.name: prop.value for prop in case.properties()}["target_lock_wait"] == "30.000 s"
+
+
+def test_a_file_that_failed_to_collect_is_an_error_named_by_its_path(tmp_path):
+    junit = JunitReport(RUN_ID, STARTED)
+    collected = pytest.CollectReport("benchmarks/test_x.py", "failed", "benchmarks/x.yaml: slo.thruput: unknown metric", [])
+    junit.add(collected, [])
+    junit.write(tmp_path / "junit.xml", unchanged)
+
+    (case,) = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    assert (case.get("classname"), case.get("name")) == ("benchmarks.test_x", "benchmarks/test_x.py")
+    (error,) = case.iter("error")
+    assert error.get("message") == "benchmarks/x.yaml: slo.thruput: unknown metric"

@@ -312,8 +312,8 @@ def test_the_run_is_uploaded_when_it_ends_and_its_slo_failure_is_an_issue(pytest
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     issue = (
-        "##vso[task.logissue type=error;sourcepath=test_speed.py;]test_speed.py::test_speed: 1 SLO violation:"
-        "%0A  throughput_received = 95.4 Mbit/s, expected >= 100 Mbit/s"
+        "##vso[task.logissue type=error;sourcepath=test_speed.py;]test_speed.py::test_speed: 1 SLO violation: "
+        "throughput_received = 95.4 Mbit/s, expected >= 100 Mbit/s"
     )
     assert issue in result.stdout.lines
     local = {"html": "report.html", "jsonl": "results.jsonl", "junit.xml": "junit.xml"}
