@@ -22,6 +22,7 @@ class Progress:
         self._write_line = write_line
         self._redactor = redactor
         self.verbose = verbose
+        self.held: list[str] = []  # an xdist worker's lines, which its next test report takes to the controller
 
     def hide(self, terraform_outputs: dict) -> None:
         """Scrub the sensitive ones of these Terraform outputs from every line from now on."""
@@ -29,11 +30,17 @@ class Progress:
 
     @classmethod
     def for_pytest(cls, config: pytest.Config, redactor: Redactor) -> "Progress":
-        """Lines in pytest's terminal, around its capturing. An xdist worker has no terminal."""
+        """Lines in pytest's terminal, around its capturing. An xdist worker has no terminal: it holds them."""
         plugins = config.pluginmanager
+        held: list[str] = []
+
+        worker = hasattr(config, "workerinput")
 
         def write_line(text: str) -> None:
             terminal = plugins.get_plugin("terminalreporter")
+            if worker:
+                held.append(text)
+                return
             if terminal is None:
                 return
             capture = plugins.get_plugin("capturemanager")
@@ -46,7 +53,9 @@ class Progress:
                 terminal.currentfspath = header
 
         verbose = config.get_verbosity() > 0 or config.getoption("capture") == "no"
-        return cls(write_line, redactor, verbose)
+        progress = cls(write_line, redactor, verbose)
+        progress.held = held
+        return progress
 
     def say(self, text: str) -> None:
         self._write_line(self._redactor.scrub(f"[telescope] {text}"))

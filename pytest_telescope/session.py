@@ -253,6 +253,9 @@ class Telescope:
             report.longrepr = self.redactor.scrub(str(call.excinfo.value))
             report.telescope_error = type(call.excinfo.value).__name__
         report.telescope_benchmark = _is_benchmark(item)
+        if self.progress.held:  # an xdist worker's lines (provisioning, measurements), for the controller to print
+            report.telescope_lines = list(self.progress.held)
+            self.progress.held.clear()
         if call.when == "call":
             report.telescope = self._take_samples(item)
             report.telescope_lock_wait = item.stash.get(LOCK_WAIT, 0.0)
@@ -270,6 +273,8 @@ class Telescope:
         if self.is_worker:
             return
         self.ran_benchmarks |= getattr(report, "telescope_benchmark", False)
+        for line in getattr(report, "telescope_lines", ()):
+            self.progress.command(line)  # already said, and scrubbed, by the worker
         data = report.__dict__.pop("telescope", None)  # pytest keeps every report: drop the samples once written
         self.publish_rows(report.nodeid, report.outcome, data)
         if self.in_azure_devops and report.failed and getattr(report, "telescope_error", None) in _ISSUES:

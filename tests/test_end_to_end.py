@@ -89,6 +89,7 @@ def test_local_run_writes_rows_and_junit(suite):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
     assert result.stdout.str().count("test_suite.py") == 1  # the file's name once, however many lines we print
+    result.stdout.fnmatch_lines(["*prometheus: starting, with node-exporter*", "*prometheus http://*: first scrape after *"])
     result.stdout.fnmatch_lines(["test_iperf3[[]local-tcp[]] *throughput_received *", "test_iperf3[[]local-tcp[]] *window measurements * samples  -"])
     rows = read_rows(suite, provisioning=True)
     schema = json.loads((REPO / "pytest_telescope/schema/result-row.schema.json").read_text())
@@ -193,6 +194,7 @@ def test_under_xdist_all_samples_reach_one_jsonl_and_the_target_is_applied_once(
     result = suite.runpytest_subprocess("-m", "local", "-n", "2")
 
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["[[]telescope[]] provision local ...", "[[]telescope[]] provision local: done in *"])
     rows = read_rows(suite, provisioning=True)
     assert {row["benchmark"] for row in rows} == {"iperf3", "fio", "provision"}
     assert {row["metric"] for row in rows if row["benchmark"] == "provision"} >= {"provision_duration", "destroy_duration"}

@@ -90,6 +90,7 @@ class Measurements:
 
         url = self.source
         if self.source == "local":
+            self._say("prometheus: starting, with node-exporter; its first scrape takes a few seconds")
             try:
                 self._local = LocalPrometheus().start()
             except ToolError as error:
