@@ -133,6 +133,8 @@ class Telescope:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = [item.nodeid for item in session.items]
+        if any(_measured_on_local(item) for item in session.items):
+            self.measurements.start_early()  # while the targets are provisioned
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -363,6 +365,12 @@ def _results_settings(config: pytest.Config, run_id: str) -> tuple[int, Toleranc
 
 def _is_benchmark(item: pytest.Item) -> bool:
     return bool({"target", "record_samples"} & set(getattr(item, "fixturenames", ())))
+
+
+def _measured_on_local(item: pytest.Item) -> bool:
+    """A scenario's test on the local target: its windows are read from a Prometheus started here."""
+    spec = parameter(item, "target")
+    return isinstance(spec, TargetSpec) and spec.cloud == "local" and item.get_closest_marker("scenario") is not None
 
 
 # A test failing on one of these measured what it should: shown as its message alone, and

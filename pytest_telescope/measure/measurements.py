@@ -1,8 +1,9 @@
-"""The session's Prometheus: where windows are read from, started or reached on first use, stopped at the end."""
+"""The session's Prometheus: where windows are read from, started early (or on first use) or reached, stopped at the end."""
 
 from __future__ import annotations
 
 import re
+import threading
 import urllib.parse
 from typing import Sequence
 
@@ -18,7 +19,7 @@ CLUSTER_PROMETHEUS = ("monitoring", "prometheus-operated", 9090)
 
 
 class Measurements:
-    """Prometheus for one pytest process: where it comes from, started on first use, stopped at the end.
+    """Prometheus for one pytest process: where it comes from, started early (or on first use), stopped at the end.
 
     ``source`` is ``local`` (start Debian's Prometheus and node-exporter here,
     for targets on this machine), ``off``, ``cluster`` or
@@ -43,6 +44,10 @@ class Measurements:
         self._attached: set[int] = set()
         self._cluster_clients: dict[int, object] = {}  # by id(target); None when it cannot be measured
         self._intervals: dict[str, float] = {}  # scrape interval by Prometheus URL
+        self._starting: threading.Thread | None = None
+        self._started: tuple[str, BaseException | None] = ("", None)  # what to say once started, or what it raised
+        self._ready = threading.Event()
+        self._release = threading.Event()
 
     def available(self, target) -> bool:
         if self.source == "off":
@@ -81,24 +86,54 @@ class Measurements:
             self._intervals[url] = found or 1.0
         return self._intervals[url]
 
+    def start_early(self) -> None:
+        """Start the local Prometheus now, in the background, so that the wait for its first scrape
+        overlaps collection and provisioning; the first window that needs it waits for the rest."""
+        if self.source == "local" and self._starting is None:
+            self._say("prometheus: starting, with node-exporter; its first scrape takes a few seconds")
+            self._starting = threading.Thread(target=self._start_local, name="telescope-prometheus", daemon=True)
+            self._starting.start()
+
     def stop(self) -> None:
+        if self._starting is not None:
+            self._ready.wait()  # what it started is then in _local, to be stopped
         if self._local is not None:
             self._local.stop()
+        if self._starting is not None:
+            self._release.set()
+            self._starting.join()
+
+    def _start_local(self) -> None:
+        """Runs in the background: the messages are said, and an error raised, where the result is used.
+
+        The thread lives until ``stop``: the processes it starts die with it (their parent-death
+        signal follows the thread that started them, not the process)."""
+        try:
+            self._local = LocalPrometheus().start()
+            self._started = (f"prometheus {self._local.url}: first scrape after {self._local.startup_seconds:.1f}s", None)
+        except ToolError as error:
+            self._started = (f"measurements off: {str(error).splitlines()[0]}", None)
+        except BaseException as error:
+            self._started = ("", error)
+        finally:
+            self._ready.set()
+        self._release.wait()
 
     def _connect(self) -> None:
         from prometheus_api_client import PrometheusConnect
 
         url = self.source
         if self.source == "local":
-            self._say("prometheus: starting, with node-exporter; its first scrape takes a few seconds")
-            try:
-                self._local = LocalPrometheus().start()
-            except ToolError as error:
+            self.start_early()
+            self._ready.wait()
+            said, error = self._started
+            if error is not None:
+                raise error
+            self._say(said)
+            if self._local is None:
                 self.source = "off"
-                self._say(f"measurements off: {str(error).splitlines()[0]}")
                 return
             url = self._local.url
-            self._say(f"prometheus {url}: first scrape after {self._local.startup_seconds:.1f}s")
         self._client = PrometheusConnect(url=url, disable_ssl=True)
 
     def _connect_cluster(self, target):
