@@ -19,7 +19,7 @@ from pytest_telescope.report import html, publish
 from pytest_telescope.report.files import write_atomically
 from pytest_telescope.report.jsonl import jsonl_lines
 from pytest_telescope.report.junit import OUTCOME_TAGS, summary_counts
-from pytest_telescope.report.table import MAX_ROWS, table
+from pytest_telescope.report.table import Shown, table
 
 EXIT_INCOMPLETE = 1  # merged, but a folder held no results
 EXIT_UNUSABLE = 2
@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"telescope merge: cannot write the merged run into {args.into}: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
-    for line in table(rows[:MAX_ROWS], str(args.into / "results.jsonl"), len(rows)):
+    shown = Shown()
+    shown.add(rows)
+    for line in table(shown, str(args.into / "results.jsonl")):
         print(line)
     print(f"merged {len(folders)} folders into {args.into}: {summary_counts(junit.getroot())}, {len(rows)} rows")
     return EXIT_INCOMPLETE if empty else 0
