@@ -10,7 +10,7 @@ def pytest_telescope_register_tools(register) -> None:
     """Add benchmark tools of your own: call ``register(name, module)`` for each.
 
     The module is a tool like those of ``pytest_telescope.tools``: ``command``,
-    ``parse``, ``METRICS`` (and optionally ``BETTER``, ``DEFAULT_SLO``); a scenario
+    ``parse``, ``METRICS`` (and optionally ``DEFAULT_SLO``); a scenario
     names it with ``benchmark: <name>``. Called once per session, also for a
     conftest.py found later during collection.
     """

@@ -3,9 +3,9 @@
 Each tool is a pure pair: ``command(...)`` builds the tool's argument list
 from a case's parameters (given as keyword-only arguments), and
 ``parse(output)`` turns the tool's output into samples. ``METRICS`` names
-every metric ``parse`` can emit, with its unit; optional ``BETTER`` says
-which way a metric improves (``"higher"`` or ``"lower"``) and optional
-``DEFAULT_SLO`` holds thresholds that apply unless a scenario replaces them.
+every metric ``parse`` can emit, with its ``Metric`` (unit, which way is
+better); optional ``DEFAULT_SLO`` holds thresholds that apply unless a
+scenario replaces them.
 
 A tool from outside this package is registered under its name through the
 entry-point group ``pytest_telescope.tools`` or the pytest hook
@@ -23,9 +23,9 @@ from importlib import metadata
 from types import ModuleType
 
 from pytest_telescope.errors import TelescopeError
+from pytest_telescope.samples import Metric
 
 ENTRY_POINT_GROUP = "pytest_telescope.tools"
-DIRECTIONS = ("higher", "lower")
 
 _registered: dict[str, ModuleType] = {}
 
@@ -82,11 +82,8 @@ def _check(name: str, tool: object, others: dict[str, ModuleType]) -> None:
         if not callable(getattr(tool, attribute, None)):
             raise TelescopeError(f"{where}: has no function {attribute}()")
     metrics = getattr(tool, "METRICS", None)
-    if not isinstance(metrics, dict) or not metrics or not all(isinstance(unit, str) for unit in metrics.values()):
-        raise TelescopeError(f"{where}: METRICS must map each metric it emits to its unit, like {{'latency_p99': 'ms'}}")
-    for metric, direction in getattr(tool, "BETTER", {}).items():
-        if metric not in metrics or direction not in DIRECTIONS:
-            raise TelescopeError(f"{where}: BETTER.{metric}: must be a metric of METRICS and 'higher' or 'lower', not {direction!r}")
+    if not isinstance(metrics, dict) or not metrics or not all(isinstance(metric, Metric) for metric in metrics.values()):
+        raise TelescopeError(f"{where}: METRICS must map each metric it emits to a Metric, like {{'latency_p99': Metric('ms', LOWER)}}")
 
 
 def case_parameters(tool: ModuleType) -> dict[str, object]:

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_telescope import tools
 from pytest_telescope.errors import TelescopeError
+from pytest_telescope.samples import LOWER, Metric
 
 DD_TOOL = Path(__file__).resolve().parents[1] / "data" / "outside" / "dd_tool.py"
 
@@ -37,7 +38,7 @@ def pytest_telescope_register_tools(register):
 
 def a_tool(**overrides):
     attributes = {"__name__": "my_tools.ping", "command": lambda *, count=3: ["ping", "-c", str(count)],
-                  "parse": lambda output: [], "METRICS": {"rtt": "ms"}}
+                  "parse": lambda output: [], "METRICS": {"rtt": Metric("ms", LOWER)}}
     return SimpleNamespace(**{**attributes, **overrides})
 
 
@@ -59,8 +60,8 @@ def test_a_registered_tool_is_looked_up_like_a_built_in(registry):
 @pytest.mark.parametrize("name, tool, problem", [
     ("fio", a_tool(), "tool 'fio' (my_tools.ping): 'fio' is a built-in tool; give yours another name"),
     ("ping", a_tool(parse=None), "tool 'ping' (my_tools.ping): has no function parse()"),
-    ("ping", a_tool(METRICS=["rtt"]), "tool 'ping' (my_tools.ping): METRICS must map each metric it emits to its unit"),
-    ("ping", a_tool(BETTER={"rtt": "faster"}), "tool 'ping' (my_tools.ping): BETTER.rtt: must be a metric of METRICS and 'higher' or 'lower', not 'faster'"),
+    ("ping", a_tool(METRICS=["rtt"]), "tool 'ping' (my_tools.ping): METRICS must map each metric it emits to a Metric"),
+    ("ping", a_tool(METRICS={"rtt": "ms"}), "tool 'ping' (my_tools.ping): METRICS must map each metric it emits to a Metric"),
 ])
 def test_a_tool_that_cannot_work_is_refused_by_name(registry, name, tool, problem):
     with pytest.raises(TelescopeError) as error:

@@ -4,10 +4,9 @@ throughput with ``dd``. The tests register it from outside the plugin."""
 import re
 
 from pytest_telescope.errors import ToolError
-from pytest_telescope.samples import Sample
+from pytest_telescope.samples import HIGHER, LOWER, Metric, Sample
 
-METRICS = {"write_throughput": "MB/s", "elapsed": "s"}
-BETTER = {"elapsed": "lower"}
+METRICS = {"write_throughput": Metric("MB/s", HIGHER), "elapsed": Metric("s", LOWER)}
 
 # coreutils dd's last line: "33554432 bytes (34 MB, 32 MiB) copied, 0.0315785 s, 1.1 GB/s"
 _SUMMARY = re.compile(r"^(\d+) bytes .* copied, ([0-9.]+) s,", re.MULTILINE)
