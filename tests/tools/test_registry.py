@@ -105,8 +105,8 @@ def test_a_tool_from_a_conftest_is_validated_judged_and_compared(outside):
     baseline.write_text("".join(json.dumps({**row, "value": row["value"] / 1e6}) + "\n" for row in rows if row["metric"] == "elapsed"))
     scenario.write_text("benchmark: dd\nparams: {count: 4}\n")
     result = outside.runpytest_subprocess("--telescope-baseline", str(baseline))
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*elapsed*lower is better*"])
+    result.assert_outcomes(passed=1)  # one sample against one: too few to call it a regression
+    result.stdout.fnmatch_lines(["test_dd[[]default[]] *elapsed * s *inconclusive (+*%)"])
 
 
 def test_a_tool_from_an_installed_distribution_s_entry_point(outside, monkeypatch):
