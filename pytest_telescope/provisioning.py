@@ -43,7 +43,8 @@ class ProvisioningTests:
             telescope.ran_benchmarks = True
             telescope.publish_rows(nodeid, outcome, data)
             seconds = sum(s.value for s in samples if s.metric in provisioning.JUDGED)
-            telescope.junit.add_finished(nodeid, outcome, message, seconds, data["samples"])
+            error = "ProvisionError" if target.error else None  # a target that did not provision: the infrastructure's
+            telescope.junit.add_finished(nodeid, outcome, message, seconds, data["samples"], error)
             if message:
                 telescope.progress.say(f"{nodeid} failed: {message}")
                 passed = False

@@ -76,10 +76,11 @@ def test_a_target_that_did_not_provision_is_an_error_and_a_missed_slo_a_failure(
     assert junit_results(suite) == {
         "test_on_the_target[local-tcp]": ["error:ProvisionError"],
         "test_slo_missed": ["failure:SLOViolation"],
+        "provision[local]": ["error:ProvisionError"],  # the failed apply, as a test of its own
     }
     result.stdout.fnmatch_lines([
         "telescope: 0 passed, 1 failed (the benchmark: an SLO or baseline missed), "
-        "1 errors (the infrastructure: a target that did not provision, validate or clean up)",
+        "2 errors (the infrastructure: a target that did not provision, validate or clean up)",
     ])  # fmt: skip
     (run_dir,) = (suite.path / "results").iterdir()
     report = (run_dir / "report.html").read_text()
@@ -107,7 +108,7 @@ def test_passed_but_cleanup_failed_says_so_with_the_command_and_its_own_exit_sta
         "*destroy failed: terraform destroy failed (status 1)*",
         "*AuthorizationFailed: not allowed to delete*",
         "*passed, cleanup failed: targets left behind; destroy them with: telescope cleanup --state-dir .telescope --run-id left-1",
-        "telescope: 1 passed, 0 failed (the benchmark*), 1 errors (the infrastructure*)",
+        "telescope: 2 passed, 0 failed (the benchmark*), 1 errors (the infrastructure*)",  # the test and its target's apply
     ])  # fmt: skip
     results = junit_results(suite)
     assert results["test_on_the_target[local-tcp]"] == []

@@ -75,14 +75,18 @@ class JunitReport:
             tag = "failure" if report.when == "call" else "error"
             test.result = _Result(tag, _message(report)[:2000], _error_type(report), report.longreprtext)
 
-    def add_finished(self, nodeid: str, outcome: str, message: str | None, seconds: float, samples: list[dict]) -> None:
-        """A test the run made of itself, not pytest (a target's provisioning): passed or failed with ``message``."""
+    def add_finished(
+        self, nodeid: str, outcome: str, message: str | None, seconds: float, samples: list[dict], error: str | None = None
+    ) -> None:
+        """A test the run made of itself, not pytest (a target's provisioning): passed, failed with
+        ``message``, or an error of type ``error`` (the infrastructure's, not the benchmark's)."""
         test = self._tests.setdefault(nodeid, _Test(nodeid, finished=True))
         test.duration += seconds
         test.metrics += _metrics(samples)
         if outcome == "failed":
             lines = (message or "").strip().splitlines()
-            test.result = _Result("failure", "; ".join(line.strip() for line in lines if line.strip())[:2000], "Failure", message)
+            summary = "; ".join(line.strip() for line in lines if line.strip())[:2000]
+            test.result = _Result("error", summary, error, message) if error else _Result("failure", summary, "Failure", message)
 
     def add_interrupted(self, nodeid: str, samples: list[dict]) -> None:
         test = self._tests.setdefault(nodeid, _Test(nodeid))
