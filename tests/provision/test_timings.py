@@ -96,7 +96,7 @@ def test_provisioning_passes_or_fails_its_thresholds():
 
     outcome, message, _ = provisioning.judge("local", SAMPLES, [{**limit, "limit": 30.0}], None, **PROVISIONING)
     assert outcome == "failed"
-    assert message == "1 SLO violation:\n  provision_duration cloud=local module=local = 40 s, expected <= 30 s"
+    assert message == "1 SLO violation: provision_duration cloud=local module=local = 40 s, expected <= 30 s"
 
 
 def test_a_failed_apply_fails_its_test_with_the_error_and_keeps_the_samples():
