@@ -61,6 +61,7 @@ class TerraformRunner(tf.TerraformRunner):
         self.what = what
         self.seconds: dict[str, float] = {}  # by command: init, plan, apply, destroy
         self.resources: list[tuple[str, str, float]] = []  # (address, action, seconds)
+        self.retries: dict[str, list[str]] = {}  # by command: the transient cause of each retry
 
     def init(self):
         # pytest-terraform 0.7.0 expects `init` to create the work dir; with only
@@ -77,6 +78,7 @@ class TerraformRunner(tf.TerraformRunner):
                 cause = transient.transient_cause(f"{error.stderr}\n{error.stdout}")
                 if cause is None or delay is None:
                     raise
+            self.retries.setdefault(args[1], []).append(cause)
             self.progress.say(
                 f"terraform {args[1]} of {self.what}: {cause}; retry {retry} of {len(transient.RETRY_DELAYS)} in {delay:g} s"
             )
@@ -123,7 +125,10 @@ class TerraformRunner(tf.TerraformRunner):
         if not any(step in self.seconds for step in steps):
             return []
         total = Sample(f"{operation}_duration", sum(self.seconds.get(step, 0.0) for step in steps), "s", dict(labels))
-        return [total] + [
+        # Retries of transient errors (provision/transient.py): the infrastructure's, shown with the timings.
+        causes = [cause for step in steps for cause in self.retries.get(step, [])]
+        retries = [Sample(f"{operation}_retries", len(causes), "count", {**labels, "cause": causes[-1]})] if causes else []
+        return [total, *retries] + [
             Sample("resource_duration", seconds, "s", {**labels, "address": address, "action": action})
             for address, action, seconds in self.resources
         ]

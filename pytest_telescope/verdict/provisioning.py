@@ -16,6 +16,8 @@ METRICS = {
     "provision_duration": Metric("s", LOWER),  # terraform init, plan and apply: what a run waits for its target
     "destroy_duration": Metric("s", LOWER),
     "resource_duration": Metric("s", LOWER),  # one resource's create, update or delete (labels address and action)
+    "provision_retries": Metric("count", LOWER),  # transient errors retried (label cause: the last one's)
+    "destroy_retries": Metric("count", LOWER),
 }
 # What a baseline judges: the totals. A resource's own time is shown, not judged: a cloud's API swings.
 JUDGED = ("provision_duration", "destroy_duration")

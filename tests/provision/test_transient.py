@@ -48,6 +48,9 @@ def test_azures_409_twice_is_retried_and_the_third_apply_succeeds(tmp_path, fake
         "[telescope] terraform apply of aks (node_pools=...): Azure: another operation on the cluster is in progress (409); retry 1 of 3 in 0 s",
         "[telescope] terraform apply of aks (node_pools=...): Azure: another operation on the cluster is in progress (409); retry 2 of 3 in 0 s",
     ]
+    # and they are samples of the provisioning's own test, in JSONL, JUnit and the report
+    (retried,) = [sample for sample in tf.samples("provision", {"cloud": "aks"}) if sample.metric == "provision_retries"]
+    assert retried.value == 2 and retried.labels["cause"] == "Azure: another operation on the cluster is in progress (409)"
 
 
 def test_retries_are_bounded_then_the_error_is_raised(tmp_path, fake_terraform, monkeypatch):
