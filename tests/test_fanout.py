@@ -103,10 +103,11 @@ def test_two_jobs_publish_their_shards_and_the_merge_holds_every_test_once(local
     merged = telescope("merge", "--from", url, "--run-id", RUN_ID, "--into", "merged", cwd=suite.path, env=env)
     assert merged.returncode == 0, merged.stderr
 
-    tests = {"test_plain[local-tcp]", "test_plain[local-tcp-reverse]", "test_shaped[local-tcp-100M-link]"}
+    benchmarks = {"test_plain[local-tcp]", "test_plain[local-tcp-reverse]", "test_shaped[local-tcp-100M-link]"}
+    tests = benchmarks | {f"provision[{job['targetKey']}]" for job in jobs.values()}  # each job's target's own test
     suite_element = ElementTree.parse(suite.path / "merged/junit.xml").getroot().find("testsuite")
     assert sorted(case.get("name") for case in suite_element.iter("testcase")) == sorted(tests)
-    assert (suite_element.get("tests"), suite_element.get("failures"), suite_element.get("errors")) == ("3", "0", "0")
+    assert (suite_element.get("tests"), suite_element.get("failures"), suite_element.get("errors")) == ("5", "0", "0")
     rows = [json.loads(line) for line in (suite.path / "merged/results.jsonl").read_text().splitlines()]
     assert {row["test"].split("::")[1] for row in rows} == tests
     assert {row["run_id"] for row in rows} == {RUN_ID}
@@ -114,5 +115,5 @@ def test_two_jobs_publish_their_shards_and_the_merge_holds_every_test_once(local
     assert len(rows) == shard_rows
     report = (suite.path / "merged/report.html").read_text()
     assert all(test in report for test in tests)
-    assert f"merged 2 folders into merged: 3 tests: 3 passed, 0 failed, 0 errors, 0 skipped, {len(rows)} rows" in merged.stdout
+    assert f"merged 2 folders into merged: 5 tests: 5 passed, 0 failed, 0 errors, 0 skipped, {len(rows)} rows" in merged.stdout
     print(f"fan-out: {len(jobs)} jobs in {fanned_out:.1f} s, {len(rows)} rows merged")
