@@ -20,6 +20,7 @@ import pytest
 import yaml
 from doubles.fake_apiserver import TOKEN, FakeApiServerDouble, namespaces_deleted, node_json
 
+from pytest_telescope import options
 from pytest_telescope.tools import clusterloader2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,13 +135,8 @@ def read_rows(pytester) -> list[dict]:
     return [row for row in map(json.loads, results.read_text().splitlines()) if row["benchmark"] != "provision"]
 
 
-@pytest.mark.parametrize("given_by", ["option", "ini"])
-def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api, given_by):
-    if given_by == "ini":
-        ini = next(suite.path.glob("*.ini"))
-        ini.write_text(ini.read_text().replace("[pytest]\n", "[pytest]\ntelescope_kubeconfig = kubeconfig\n", 1))
-    kubeconfig = ["--telescope-kubeconfig", "kubeconfig"] if given_by == "option" else []
-    result = suite.runpytest("-m", "existing", *kubeconfig, "-k", "test_iperf3 and parallel1 and not cross_zone")
+def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
+    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1 and not cross_zone")
 
     result.assert_outcomes(passed=1)
     rows = read_rows(suite)
@@ -402,3 +398,16 @@ def test_a_rerun_on_a_kept_target_tries_again_what_failed_before(suite, api):
     suite.runpytest_subprocess(*run, "--telescope-keep-target").assert_outcomes(errors=1)
     api.nodes[1] = ready
     suite.runpytest_subprocess(*run).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("ini, args, expected", [
+    ("", [], None),
+    ("telescope_kubeconfig = from-ini\n", [], "from-ini"),
+    ("telescope_kubeconfig = from-ini\n", ["--telescope-kubeconfig", "given"], "given"),
+    ("", ["--telescope-kubeconfig"], ""),  # the bare option: $KUBECONFIG
+])
+def test_the_kubeconfig_is_an_option_and_an_ini_key(pytester, ini, args, expected):
+    pytester.makeini("[pytest]\n" + ini)
+
+    assert options.kubeconfig(pytester.parseconfig(*args)) == expected
+
