@@ -37,7 +37,7 @@ def test_fio_disk_signal_is_above_zero_during_the_run_and_near_zero_outside(prom
     assert during_problems == before_problems == []
     # Reads are fio's alone (its file is laid out by writes, and anything else here mostly writes):
     # the host reads what fio says it read, and next to nothing before. The block layer may read more
-    # than fio asked for (readahead around its 4k reads: 1.9x seen on a quiet machine), never much less.
+    # than fio asked for (readahead around its 4k reads; 1.9x seen with another test run beside it), never much less.
     assert 0.5 * read_by_fio <= by_role(during, "disk_read_throughput")["host"] <= 3 * read_by_fio
     assert by_role(before, "disk_read_throughput")["host"] < read_by_fio / 20
     assert by_role(during, "disk_io_utilization")["host"] > max(20, by_role(before, "disk_io_utilization")["host"])
