@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 SCHEMA_VERSION = 1
-# The label every sample measured over a test's window carries (golden signals, a scenario's PromQL:
-# measure/query.py), and no tool's own sample does: those are context, not the benchmark's result.
-WINDOW_STATISTIC_LABEL = "statistic"
 
 
-def measured_over_window(labels: dict) -> bool:
-    return WINDOW_STATISTIC_LABEL in labels
+def judged(row: dict) -> bool:
+    """Whether a baseline judges the row's metric: the benchmark's own (its tool's ``METRICS``) and those
+    its scenario opts in. The rest is the test's context: golden signals, a scenario's PromQL, kernel
+    histograms, a resource's own provisioning time; so is a row written before rows said."""
+    return bool(row.get("judged"))
 
 
 def utc_now() -> str:

@@ -90,7 +90,7 @@ def test_local_run_writes_rows_and_junit(suite):
     result.stdout.fnmatch_lines(["*provision local: done in *", "*destroy local: done in *", "*telescope: * samples*"])
     assert result.stdout.str().count("test_suite.py") == 1  # the file's name once, however many lines we print
     result.stdout.fnmatch_lines(["*prometheus: starting, with node-exporter*", "*prometheus http://*: first scrape after *"])
-    result.stdout.fnmatch_lines(["test_iperf3[[]local-tcp[]] *throughput_received *", "test_iperf3[[]local-tcp[]] *window measurements * samples  -"])
+    result.stdout.fnmatch_lines(["test_iperf3[[]local-tcp[]] *throughput_received *", "test_iperf3[[]local-tcp[]] *context (not judged) * samples  -"])
     rows = read_rows(suite, provisioning=True)
     schema = json.loads((REPO / "pytest_telescope/schema/result-row.schema.json").read_text())
     for row in rows:

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 from pytest_telescope import units
 from pytest_telescope.errors import TelescopeError
 from pytest_telescope.history.stats import Summary, mann_whitney_p, median, ratio_interval, summarize
+from pytest_telescope.rows import judged
 from pytest_telescope.samples import HIGHER, LOWER
 
 DEFAULT_TOLERANCE = 0.05
@@ -227,18 +228,13 @@ class BaselineRegression(AssertionError):
         super().__init__("\n".join(lines))
 
 
-def judged(rows: Iterable[dict]) -> list[dict]:
-    """The rows a baseline comparison judges: the benchmark's own metrics and those its scenario opts in."""
-    return [row for row in rows if row.get("judged")]
-
-
 def compare(
     current_rows: Iterable[dict], baseline_rows: Iterable[dict], tolerance: Tolerance = Tolerance()
 ) -> list[Comparison]:
     """Every judged key of ``current_rows`` that the baseline has too; in the order of ``current_rows``."""
     baseline = group(baseline_rows)
     comparisons = []
-    for row_key, rows in group(judged(current_rows)).items():
+    for row_key, rows in group(filter(judged, current_rows)).items():
         if row_key not in baseline:
             continue
         unit = rows[0]["unit"]

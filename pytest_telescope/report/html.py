@@ -1,9 +1,10 @@
 """The HTML report: one static, self-contained file that a browser opens from disk.
 
 A summary of tests, SLO verdicts and baseline verdicts; per benchmark the
-plots of its tool's metrics, those with thresholds first (report/plot.py),
-with the golden signals folded away below them; and a table of every metric
-(median, 95% confidence interval, verdicts). The page loads nothing (its
+plots of the metrics a baseline judges, those with thresholds first
+(report/plot.py), and its kernel histograms (report/histogram.py), with the
+tests' context (``rows.judged``: golden signals, ...) folded away below them;
+and a table of every metric (median, 95% confidence interval, verdicts). The page loads nothing (its
 Content-Security-Policy forbids it), and its one small script only adds a
 filter to the tables.
 """
@@ -24,7 +25,7 @@ from pytest_telescope.history.baseline import (
 )
 from pytest_telescope.history.stats import summarize
 from pytest_telescope.report.plot import Limit, Metric, number, plot
-from pytest_telescope.rows import measured_over_window
+from pytest_telescope.rows import judged
 from pytest_telescope.report import histogram
 
 # The limit and unit of a threshold's text, as the suite wrote them: "read_clat_p99 <= 50 ms".
@@ -45,8 +46,8 @@ def render(
     benchmarks: dict[str, list[Metric]] = {}
     for metric in metrics:
         benchmarks.setdefault(metric.benchmark, []).append(metric)
-    headline = [m for m in metrics if not m.golden_signal]
-    golden = [m for m in metrics if m.golden_signal]
+    headline = [m for m in metrics if m.judged]
+    context = [m for m in metrics if not m.judged]
     body = [
         _header(rows, baseline_rows, tolerance),
         _overview(rows, metrics, baseline_rows is not None, errors),
@@ -54,7 +55,7 @@ def render(
         *(_benchmark(name, members, [r for r in rows if r["benchmark"] == name], baseline_rows is not None) for name, members in benchmarks.items()),
         '<h2>All metrics</h2><label hidden><input type="checkbox" id="attention-only"> only failed SLOs, marginal ones and regressions</label>',
         _table(headline, baseline_rows is not None),
-        _folded(f"Golden signals: {len(golden)} metric{'s' if len(golden) != 1 else ''}", _table(golden, baseline_rows is not None), golden) if golden else "",
+        _folded(f"Context (not judged): {len(context)} metric{'s' if len(context) != 1 else ''}", _table(context, baseline_rows is not None), context) if context else "",
     ]
     return _PAGE.format(body="\n".join(body))
 
@@ -79,7 +80,7 @@ def _metrics(rows: list[dict], baseline_rows: list[dict], tolerance: Tolerance) 
                 limits=[limit for limit in (_limit(text, unit) for text in texts) if limit is not None],
                 baseline_values=[_convert(row, unit) for row in baseline_groups.get(key, [])],
                 comparison=comparisons.get(key),
-                golden_signal=measured_over_window(members[0]["labels"]),
+                judged=judged(members[0]),
             )
         )
     return metrics
@@ -185,8 +186,8 @@ def _table(metrics: list[Metric], with_baseline: bool) -> str:
 
 
 def _benchmark(name: str, metrics: list[Metric], rows: list[dict], with_baseline: bool) -> str:
-    """The plots of the tool's metrics, those with thresholds first, and the histograms its rows carry;
-    then the golden signals folded."""
+    """The plots of the judged metrics, those with thresholds first, and the histograms its rows carry;
+    then its context folded."""
     by_metric: dict[str, list[Metric]] = {}
     for metric in sorted(metrics, key=lambda m: not m.limits):
         by_metric.setdefault(metric.key.metric, []).append(metric)
@@ -195,12 +196,12 @@ def _benchmark(name: str, metrics: list[Metric], rows: list[dict], with_baseline
         f"{plot(members)}</figure>"
         for metric, members in by_metric.items()
     }
-    headline = "".join(figure for metric, figure in figures.items() if not by_metric[metric][0].golden_signal)
-    golden = [m for m in metrics if m.golden_signal]
-    folded = "".join(figure for metric, figure in figures.items() if by_metric[metric][0].golden_signal)
+    headline = "".join(figure for metric, figure in figures.items() if by_metric[metric][0].judged)
+    context = [m for m in metrics if not m.judged]
+    folded = "".join(figure for metric, figure in figures.items() if not by_metric[metric][0].judged)
     return (
         f'<section class="benchmark"><h2>{escape(name)}</h2>{_legend(with_baseline)}<div class="plots">{headline}{histogram.figures(rows)}</div>'
-        + (_folded(f"Golden signals of {name}", f'<div class="plots">{folded}</div>', golden) if golden else "")
+        + (_folded(f"Context of {name} (not judged)", f'<div class="plots">{folded}</div>', context) if context else "")
         + "</section>"
     )
 

@@ -48,7 +48,7 @@ class Metric:
     limits: list[Limit]
     baseline_values: list[float]
     comparison: Comparison | None
-    golden_signal: bool = False
+    judged: bool  # by a baseline (rows.judged): what the report leads with
 
     @property
     def marginal(self) -> bool:

@@ -1,7 +1,7 @@
 """The table of results at the end of a run.
 
-Per test, its tool's metrics with their SLO (and baseline) verdicts first;
-what was measured over its window (the golden signals, a scenario's PromQL)
+Per test, the metrics a baseline judges with their SLO (and baseline) verdicts
+first; its context (``rows.judged``: golden signals, kernel histograms, ...)
 in one line, and in full only those that failed. Beyond
 ``MAX_ROWS`` rows the rest is left to results.jsonl, but never a failing row.
 """
@@ -11,19 +11,19 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from pytest_telescope.history.baseline import REGRESSION, UNCHANGED, Comparison, by_test, key
-from pytest_telescope.rows import measured_over_window
+from pytest_telescope.rows import judged
 
 MAX_ROWS = 60
 
 
 class Shown:
     """What the table shows of a run, kept as its rows are written, so that a long run need not
-    keep every row: the first ``MAX_ROWS`` rows of tool metrics, every row that failed its SLO,
-    and per test a count of the samples measured over its window."""
+    keep every row: the first ``MAX_ROWS`` rows a baseline judges, every row that failed its SLO,
+    and per test a count of its context's samples."""
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
-        self.golden: dict[str, list[int]] = {}  # test: [window samples, failed]
+        self.context: dict[str, list[int]] = {}  # test: [samples, failed]
         self.left_out = 0
         self.total = 0
 
@@ -31,14 +31,14 @@ class Shown:
         for row in written:
             self.total += 1
             failed = row["slo"]["verdict"] == "fail"
-            golden = measured_over_window(row["labels"])
-            if golden:
-                counts = self.golden.setdefault(row["test"], [0, 0])
+            headline = judged(row)
+            if not headline:
+                counts = self.context.setdefault(row["test"], [0, 0])
                 counts[0] += 1
                 counts[1] += failed
-            if failed or (not golden and len(self.rows) < MAX_ROWS):
+            if failed or (headline and len(self.rows) < MAX_ROWS):
                 self.rows.append(row)
-            elif not golden:
+            elif headline:
                 self.left_out += 1
 
 
@@ -49,12 +49,12 @@ def table(shown: Shown, results_path: str, comparisons: Iterable[Comparison] = (
     body: list[tuple[str, ...]] = []
     for test, members in by_test(shown.rows).items():
         name = test.rsplit("::", 1)[-1]
-        tool = [row for row in members if not measured_over_window(row["labels"])]
-        body += [_cells(name, row, against) for row in tool + [row for row in members if row not in tool]]
-        samples, failed = shown.golden.get(test, (0, 0))
+        headline = [row for row in members if judged(row)]
+        body += [_cells(name, row, against) for row in headline + [row for row in members if row not in headline]]
+        samples, failed = shown.context.get(test, (0, 0))
         if samples:
             verdict = f"{failed} failed (above)" if failed else "-"
-            body.append((name, "window measurements", str(samples), "samples", verdict, *(("",) if against else ())))
+            body.append((name, "context (not judged)", str(samples), "samples", verdict, *(("",) if against else ())))
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
     align: list[Callable[[str, int], str]] = [str.ljust, str.ljust, str.rjust, str.ljust, str.ljust, str.ljust]
     lines = ["  ".join(align[i](cells[i], widths[i]) for i in range(len(cells))).rstrip() for cells in [header, *body]]

@@ -134,9 +134,19 @@ def with_value(rows: list[dict], test: str, metric: str, value: float, **changes
     return [{**r, "value": value, **changes} if r["test"] == test and r["metric"] == metric else r for r in rows]
 
 
-def golden_signal(row: dict, metric: str, value: float, verdict: str = "none") -> dict:
+def golden_signal(row: dict, metric: str, value: float, verdict: str = "none", judged: bool = False) -> dict:
     return {**row, "metric": metric, "value": value, "unit": "%", "labels": {"role": "client", "statistic": "avg"},
-            "slo": {"verdict": verdict, "thresholds": [f"{metric} <= 80 %"] if verdict != "none" else []}}
+            "judged": judged, "slo": {"verdict": verdict, "thresholds": [f"{metric} <= 80 %"] if verdict != "none" else []}}
+
+
+def kernel_sample(row: dict, metric: str, value: float, **fields) -> dict:
+    """A kernel histogram's sample of ``row``'s test, as measure/kernel.py gives it: no labels, not judged."""
+    return {**row, "metric": metric, "value": value, "unit": "us", "labels": {}, "judged": False,
+            "slo": {"verdict": "none", "thresholds": []}, **fields}
+
+
+def section(page: str, benchmark: str) -> str:
+    return page.split(f'<section class="benchmark"><h2>{benchmark}</h2>', 1)[1].split("</section>", 1)[0]
 
 
 def test_values_an_order_of_magnitude_apart_get_a_log_axis(current):
@@ -156,14 +166,23 @@ def test_thresholds_show_in_the_unit_they_were_written_in(current):
     assert '<td class="slo pass">pass (&lt;= 50 ms)</td>' in page
 
 
-def test_golden_signals_are_folded_below_the_tool_s_metrics_unless_one_failed(current):
+def test_what_no_baseline_judges_is_folded_below_the_tool_s_metrics_unless_one_failed(current):
     (first,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
-    page = render(current + [golden_signal(first, "cpu_utilization", 40.0)])
-    fio = page.split('<section class="benchmark"><h2>fio</h2>', 1)[1].split("</section>", 1)[0]
-    assert fio.index("read_iops (IOPS)") < fio.index("<details><summary>Golden signals of fio</summary>") < fio.index("cpu_utilization (%)")
-    assert "<details><summary>Golden signals: 1 metric</summary>" in page
+    page = render(current + [golden_signal(first, "cpu_utilization", 40.0), kernel_sample(first, "runqueue_latency_p99", 40.0)])
+    fio = section(page, "fio")
+    folded = fio.index("<details><summary>Context of fio (not judged)</summary>")
+    assert fio.index("read_iops (IOPS)") < folded < fio.index("cpu_utilization (%)")
+    assert folded < fio.index("runqueue_latency_p99 (us)")
+    assert "<details><summary>Context (not judged): 2 metrics</summary>" in page
     failing = render(current + [golden_signal(first, "cpu_utilization", 95.0, "fail")])
-    assert "<details open><summary>Golden signals of fio: 1 needs attention</summary>" in failing
+    assert "<details open><summary>Context of fio (not judged): 1 needs attention</summary>" in failing
+
+
+def test_a_golden_signal_a_baseline_judges_is_plotted_with_the_tool_s_metrics(current):
+    (first,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
+    fio = section(render(current + [golden_signal(first, "cpu_utilization", 40.0, judged=True)]), "fio")
+    assert "<details>" not in fio
+    assert "cpu_utilization (%)" in fio
 
 
 def test_many_cases_get_upright_labels_with_room_for_each(current):
@@ -265,9 +284,11 @@ def test_a_screenshot_of_the_report(tmp_path, current, baseline, width):
 def test_a_row_with_a_histogram_is_drawn_as_bars_beside_its_benchmarks_plots(current):
     (template,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
     buckets = [[16, 31, 4], [32, 63, 180], [64, 127, 20]]
-    row = {**template, "metric": "block_io_latency_count", "value": 204, "unit": "count", "labels": {},
-           "histogram": {"unit": "us", "buckets": buckets}}
-    shown = figures(render([*current, row]))
+    row = kernel_sample(template, "block_io_latency_count", 204, unit="count", histogram={"unit": "us", "buckets": buckets})
+    page = render([*current, row])
+    shown = figures(page)
     chart = shown["block io latency of test_fio[local-randread-4k] (204 events)"]
     assert re.findall(r"<title>(.*?)</title>", chart) == ["16–31 us: 4", "32–63 us: 180", "64–127 us: 20"]
     assert "block_io_latency_count (count)" in shown  # its count is a metric like any other
+    fio = section(page, "fio")  # the chart beside the tool's plots, the count folded with what is not judged
+    assert fio.index("read_iops (IOPS)") < fio.index("block io latency of") < fio.index("<details>") < fio.index("block_io_latency_count (count)")

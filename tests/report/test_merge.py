@@ -21,7 +21,7 @@ def job_folder(path, timestamp, cases: dict[str, str], rows: dict[str, float]):
     lines = [
         {"schema_version": 1, "run_id": "77", "test": f"test_suite.py::{name}", "cloud": "local", "benchmark": "iperf3",
          "case": name, "params": {}, "outcome": "passed", "target": {}, "timestamp": timestamp, "repeat": 0,
-         "metric": "throughput_received", "value": value, "unit": "Mbit/s", "labels": {}, "slo": {"verdict": "none", "thresholds": []}}
+         "metric": "throughput_received", "value": value, "unit": "Mbit/s", "better": "higher", "judged": True, "labels": {}, "slo": {"verdict": "none", "thresholds": []}}
         for name, value in rows.items()
     ]  # fmt: skip
     (path / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))

@@ -1,4 +1,4 @@
-"""The terminal table: results first, golden signals summarised, no failing row ever left out."""
+"""The terminal table: results first, what no baseline judges summarised, no failing row ever left out."""
 
 import json
 from pathlib import Path
@@ -24,20 +24,22 @@ def golden_signals(row: dict, count: int, failing: int = 0) -> list[dict]:
     """``count`` golden-signal rows of ``row``'s test, the first ``failing`` of them over an SLO."""
     return [
         {**row, "metric": "network_drops", "value": float(i), "unit": "packets/s", "labels": {"role": f"r{i}", "statistic": "max"},
-         "slo": {"verdict": "fail", "thresholds": ["network_drops <= 0 packets/s"]} if i < failing else {"verdict": "none", "thresholds": []}}
+         "judged": False, "slo": {"verdict": "fail", "thresholds": ["network_drops <= 0 packets/s"]} if i < failing else {"verdict": "none", "thresholds": []}}
         for i in range(count)
     ]
 
 
-def test_tool_metrics_first_and_window_measurements_in_one_line():
+def test_tool_metrics_first_and_what_no_baseline_judges_in_one_line():
     rows = rows_of("rows-current.jsonl")
     (first,) = [r for r in rows if r["test"] == RANDREAD and r["metric"] == "read_iops"]
     randread = [r for r in rows if r["test"] == RANDREAD]
-    lines = table(shown(randread + golden_signals(first, 25)), "results.jsonl")
+    # A kernel histogram's sample (measure/kernel.py) has no labels: what no baseline judges, like a golden signal.
+    kernel = {**first, "metric": "runqueue_latency_p99", "unit": "us", "labels": {}, "judged": False}
+    lines = table(shown(randread + golden_signals(first, 25) + [kernel]), "results.jsonl")
 
     assert lines[0].split() == ["test", "metric", "value", "unit", "SLO"]
-    assert [line.split()[1] for line in lines[2:]] == [r["metric"] for r in randread] + ["window"]
-    assert lines[-1].split() == ["test_fio[local-randread-4k]", "window", "measurements", "25", "samples", "-"]
+    assert [line.split()[1] for line in lines[2:]] == [r["metric"] for r in randread] + ["context"]
+    assert lines[-1].split() == ["test_fio[local-randread-4k]", "context", "(not", "judged)", "26", "samples", "-"]
     assert "PASS (>= 1000 IOPS)" in lines[2]
 
 
