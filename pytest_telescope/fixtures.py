@@ -10,7 +10,8 @@ import pytest
 from pytest_telescope import process
 from pytest_telescope import scenario as scenarios
 from pytest_telescope.options import path_setting, setting
-from pytest_telescope.session import KERNEL, MEASUREMENTS, RECORDER, TELESCOPE, parameter
+from pytest_telescope.session import KERNEL, MEASUREMENTS, RECORDER, TELESCOPE
+from pytest_telescope.shard import parameter
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.targets.kubernetes import KubernetesTarget, kwok
 from pytest_telescope.tools import clusterloader2

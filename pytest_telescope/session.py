@@ -33,6 +33,7 @@ from pytest_telescope.report.jsonl import JsonlWriter
 from pytest_telescope.report.junit import JunitReport
 from pytest_telescope.report.table import Shown, table
 from pytest_telescope.rows import rows, utc_now
+from pytest_telescope.shard import parameter
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.validate import preflight
 from pytest_telescope.verdict.recorder import Recorder
@@ -389,9 +390,3 @@ def _publish_destination(url: str) -> publish.BlobDestination | None:
 
 def _new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def parameter(item: pytest.Item, name: str):
-    """The value ``item`` is parametrized with for ``name``; None if it is not."""
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get(name) if callspec else None

@@ -28,9 +28,14 @@ from pytest_telescope.targets import TargetSpec
 UNTARGETED = "none"
 
 
-def key_of(item: pytest.Item) -> str:
+def parameter(item: pytest.Item, name: str):
+    """The value ``item`` is parametrized with for ``name`` (``target``, ``case``); None if it is not."""
     callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("target") if callspec else None
+    return callspec.params.get(name) if callspec else None
+
+
+def key_of(item: pytest.Item) -> str:
+    spec = parameter(item, "target")
     return provisioned(spec).key if isinstance(spec, TargetSpec) else UNTARGETED
 
 
@@ -57,13 +62,13 @@ class _Collector:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         telescope = session.config.pluginmanager.get_plugin("telescope-run")
         for item in session.items:
-            key = key_of(item)
-            cloud = item.callspec.params["target"].cloud if key != UNTARGETED else ""
+            key, spec = key_of(item), parameter(item, "target")
+            cloud = spec.cloud if key != UNTARGETED else ""
             if cloud and not telescope.uses(cloud):
                 self.left_out[cloud] += 1
                 continue
             if key not in self.targets:
-                shape = provisioned(item.callspec.params["target"]).frozen if cloud else "{}"
+                shape = provisioned(spec).frozen if cloud else "{}"
                 self.targets[key] = {"cloud": cloud, "shape": shape, "tests": 0}
             self.targets[key]["tests"] += 1
 

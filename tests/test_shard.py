@@ -11,7 +11,7 @@ import pytest
 
 from pytest_telescope import scenario
 from pytest_telescope.provision.pool import PROVIDERS
-from pytest_telescope.shard import job_name
+from pytest_telescope.shard import UNTARGETED, job_name, key_of, parameter
 from pytest_telescope.targets import TargetSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,3 +124,13 @@ def test_an_unknown_target_key_names_the_selections_targets(two_targets):
     result = two_targets.runpytest("--collect-only", "--telescope-target-key", "aks-0000")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--telescope-target-key aks-0000: no selected test runs on this target (the selection's targets: local, local-*, none; see telescope matrix)"])
+
+
+def test_a_test_s_target_and_case_are_its_parameters_and_its_key_the_target_s(two_targets):
+    items = {item.name: item for item in two_targets.getitems(Path("test_suite.py"))}
+    assert parameter(items["test_plain[local-a]"], "case").id == "a"
+    assert parameter(items["test_plain[local-a]"], "target").cloud == "local"
+    assert parameter(items["test_no_target"], "target") is None
+    assert key_of(items["test_plain[local-a]"]) == key_of(items["test_plain[local-b]"]) == "local"
+    assert key_of(items["test_shaped[local-c]"]).startswith("local-")
+    assert key_of(items["test_no_target"]) == UNTARGETED
