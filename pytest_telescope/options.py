@@ -84,6 +84,22 @@ def path_setting(config: pytest.Config, name: str) -> Path:
     return base / setting(config, name)
 
 
+def terraform_dir(config: pytest.Config) -> Path:
+    """The directory of the user's own Terraform modules. One that was given must exist: a misspelt
+    name would otherwise fall back to the shipped modules without a word (as the default, which a
+    project without modules of its own lacks, and a cloud the directory has no module for do)."""
+    path, value = path_setting(config, "terraform-dir"), setting(config, "terraform-dir")
+    if config.getoption("telescope_terraform_dir") is not None:
+        given = f"--telescope-terraform-dir {value}"
+    elif value != OPTIONS["terraform-dir"][0]:
+        given = f"telescope_terraform_dir = {value}"
+    else:
+        return path
+    if not path.is_dir():
+        raise pytest.UsageError(f"{given}: no such directory ({path})")
+    return path
+
+
 def kubeconfig(config: pytest.Config) -> str | None:
     """The kubeconfig asked for: a path, "" for $KUBECONFIG (the bare option), None when none was."""
     given = config.getoption("telescope_kubeconfig")

@@ -19,7 +19,7 @@ from pytest_telescope.history.baseline import BaselineRegression, Tolerance
 from pytest_telescope.measure import Measurements
 from pytest_telescope.measure.fingerprint import target_metadata
 from pytest_telescope.measure.kernel import KernelWindows
-from pytest_telescope.options import PREFLIGHT_MODES, kubeconfig, path_setting, setting
+from pytest_telescope.options import PREFLIGHT_MODES, kubeconfig, path_setting, setting, terraform_dir
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.pool import TargetPool
 from pytest_telescope.provision.runs import parse_duration
@@ -65,7 +65,7 @@ class Telescope:
         self.pool = TargetPool(
             path_setting(config, "state-dir"),
             self.run_id,
-            path_setting(config, "terraform-dir"),
+            terraform_dir(config),
             self.progress,
             self.redactor,
             deletion_delay=parse_duration(setting(config, "deletion-delay")),

@@ -85,6 +85,7 @@ CORPUS = [
     ("incomparable-unit", GOOD, 'record_samples(Sample("throughput_received", 1, "Mbit/s"))\n    record_samples.expect("throughput_received", min=1, unit="ms")', [], r"throughput_received is measured in Mbit/s, which cannot be compared with ms"),
     # Provisioning and options.
     ("failed-apply", GOOD, "pass", [f"--telescope-terraform-dir={REPO / 'tests/data/terraform-broken'}"], r"terraform apply failed \(status 1\) in .*/local"),
+    ("terraform-dir-missing", GOOD, "pass", ["--telescope-terraform-dir", "terraform-modulez"], r"--telescope-terraform-dir terraform-modulez: no such directory \(.*/terraform-modulez\)"),
     ("bad-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "soon"], r"telescope_deletion_delay: 'soon' is not a duration like 90m, 2h or 1d"),
     ("huge-deletion-delay", GOOD, "pass", ["--telescope-deletion-delay", "9" * 400 + "d"], r"telescope_deletion_delay: longer than 3650 days"),
     ("prometheus-unknown", GOOD, "pass", ["--telescope-prometheus", "lcoal"], r"--telescope-prometheus 'lcoal': expected local, off, cluster, cluster:<namespace>/<service>:<port> or a Prometheus URL \(http:// or https://\)"),
