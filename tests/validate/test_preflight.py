@@ -47,6 +47,20 @@ def only(misfits: list[preflight.Misfit]) -> str:
     return str(misfits[0])
 
 
+def shipped(name: str) -> dict:
+    """A shipped suite of benchmarks/kubernetes, as a document to change."""
+    return yaml.safe_load((ROOT / "benchmarks/kubernetes" / name).read_text())
+
+
+def cl2_on_one_pool(tmp_path: Path, cloud: str, machine_size: str, params: dict) -> scenario.Scenario:
+    """A CL2 suite on three ``machine_size`` nodes of the pool ``bench``, beside the tainted system pool."""
+    return write_suite(tmp_path, {
+        "benchmark": "clusterloader2", "clouds": [cloud],
+        "target": {cloud: {"cluster": {"system_pool": SYSTEM_ONLY, "node_pools": [{"name": "bench", "count": 3, "machine_size": machine_size}]}}},
+        "params": params,
+    })
+
+
 # A system pool tainted for the cloud's add-ons, so that CL2 loads the suite's pools only.
 SYSTEM_ONLY = {"critical_addons_only": True}
 IPERF3 = {
@@ -89,11 +103,7 @@ def test_a_suite_without_a_shape_misfits(tmp_path):
 
 def test_a_pool_that_takes_too_few_pods_misfits(tmp_path):
     """30 pods per node on m6i.large, which takes 29 pods with the VPC CNI."""
-    suite = write_suite(tmp_path, {
-        "benchmark": "clusterloader2", "clouds": ["eks"],
-        "target": {"eks": {"cluster": {"system_pool": SYSTEM_ONLY, "node_pools": [{"name": "bench", "count": 3, "machine_size": "m6i.large"}]}}},
-        "params": {"testconfig": "load/config.yaml", "pods_per_node": 30},
-    })
+    suite = cl2_on_one_pool(tmp_path, "eks", "m6i.large", {"testconfig": "load/config.yaml", "pods_per_node": 30})
     message = only(timed_check(suite, "eks"))
     assert "pool bench: 30 pods per node, and a m6i.large node takes 25 besides the system DaemonSets (29 in all)" in message
     assert "fix: fewer pods_per_node or a machine size that takes more pods" in message
@@ -101,11 +111,10 @@ def test_a_pool_that_takes_too_few_pods_misfits(tmp_path):
 
 def test_a_pool_without_the_cpu_misfits(tmp_path):
     """30 pods of 100m CPU do not fit a 2-vCPU node."""
-    suite = write_suite(tmp_path, {
-        "benchmark": "clusterloader2", "clouds": ["aks"],
-        "target": {"aks": {"cluster": {"system_pool": SYSTEM_ONLY, "node_pools": [{"name": "bench", "count": 3, "machine_size": "Standard_D2s_v5"}]}}},
-        "params": {"testconfig": "pod-startup/config.yaml", "pods_per_node": 30, "load_type": "cpu", "resource_consume_cpu": 100},
-    })
+    suite = cl2_on_one_pool(
+        tmp_path, "aks", "Standard_D2s_v5",
+        {"testconfig": "pod-startup/config.yaml", "pods_per_node": 30, "load_type": "cpu", "resource_consume_cpu": 100},
+    )
     message = only(timed_check(suite, "aks"))
     assert re.search(r"pool bench: 30 pods x 100m CPU, 0Mi exceed what a Standard_D2s_v5 node has left: \d+m CPU", message)
     assert "fix: a larger machine size" in message
@@ -140,8 +149,7 @@ def test_fio_checks_no_placement_as_it_asks_for_the_client_only(tmp_path):
 
 def test_runkperf_default_affinities_match_no_declared_pool(tmp_path):
     """Defect 2: runkperf v0.3.4 requires nodes of its default instance types unless told otherwise."""
-    shipped = yaml.safe_load((ROOT / "benchmarks/kubernetes/kperf-apiserver.yaml").read_text())
-    document = {"benchmark": "kperf", "clouds": ["aks", "eks"], "target": shipped["target"],
+    document = {"benchmark": "kperf", "clouds": ["aks", "eks"], "target": shipped("kperf-apiserver.yaml")["target"],
                 "include": [{"id": "bench", "bench": "node100_job1_pod3k", "total": 36000}]}
     # The shipped AKS pools are the instance types of runkperf's defaults: those fit.
     assert not timed_check(write_suite(tmp_path, document), "aks")
@@ -152,47 +160,46 @@ def test_runkperf_default_affinities_match_no_declared_pool(tmp_path):
 
 
 def test_runkperf_on_eks_needs_its_idle_node(tmp_path):
-    shipped = yaml.safe_load((ROOT / "benchmarks/kubernetes/kperf-apiserver.yaml").read_text())
-    shipped["target"]["eks"]["cluster"]["node_pools"] = [p for p in shipped["target"]["eks"]["cluster"]["node_pools"] if p["name"] != "idle"]
-    message = only(timed_check(write_suite(tmp_path, shipped), "eks"))
+    document = shipped("kperf-apiserver.yaml")
+    eks = document["target"]["eks"]["cluster"]
+    eks["node_pools"] = [pool for pool in eks["node_pools"] if pool["name"] != "idle"]
+    message = only(timed_check(write_suite(tmp_path, document), "eks"))
     assert "runkperf bench --eks takes the providerID of a node of instance type m4.large" in message
     assert "fix: declare a pool of one m4.large node" in message
 
 
 def test_autoscale_without_an_autoscaled_pool_misfits(tmp_path):
     """Defect 5: fixed-size pools cannot grow to nodes_after_scale_up."""
-    shipped = yaml.safe_load((ROOT / "benchmarks/kubernetes/cl2-autoscale.yaml").read_text())
-    for pool in shipped["target"]["gke"]["cluster"]["node_pools"]:
+    document = shipped("cl2-autoscale.yaml")
+    for pool in document["target"]["gke"]["cluster"]["node_pools"]:
         del pool["min_count"], pool["max_count"]
-    message = only(timed_check(write_suite(tmp_path, shipped), "gke"))
+    message = only(timed_check(write_suite(tmp_path, document), "gke"))
     assert "the autoscale config needs an autoscaled pool" in message and "fix: give a node pool min_count and max_count" in message
 
 
 def test_autoscale_sums_are_checked(tmp_path):
-    shipped = yaml.safe_load((ROOT / "benchmarks/kubernetes/cl2-autoscale.yaml").read_text())
-    shipped["include"] = [{"id": "too-many-pods", "pod_count": 20, "nodes_after_scale_up": 10, "nodes_after_scale_down": 3}]
-    message = only(timed_check(write_suite(tmp_path, shipped), "aks"))
+    document = shipped("cl2-autoscale.yaml")
+    document["include"] = [{"id": "too-many-pods", "pod_count": 20, "nodes_after_scale_up": 10, "nodes_after_scale_down": 3}]
+    message = only(timed_check(write_suite(tmp_path, document), "aks"))
     assert "20 pods at 1 per node make 21 nodes in all, not nodes_after_scale_up 10" in message
     assert "fix: pod_count 9 for 10 nodes" in message
 
 
-def test_a_storage_class_without_its_csi_driver_misfits():
-    """Defect 6: EKS's gp2 class provisions through the EBS CSI driver, which the module did not install."""
+@pytest.mark.parametrize(
+    "suite, claimant",
+    [
+        # Defect 6: EKS's gp2 class provisions through the EBS CSI driver, which the module did not install.
+        ("storage/fio.yaml", "storage class"),
+        # Defects 4 and 6 together: CL2's Prometheus on EKS claims the EBS CSI class.
+        ("kubernetes/cl2-load.yaml", "CL2 Prometheus's storage class"),
+    ],
+)
+def test_a_storage_class_without_its_csi_driver_misfits(suite, claimant):
     before = copy.deepcopy(preflight.load_facts())
     before["csi_drivers"]["eks"] = []
-    suite = scenario.load(ROOT / "benchmarks/storage/fio.yaml")
-    message = only(timed_check(suite, "eks", facts=before))
-    assert "storage class ebs-csi-default-sc needs the CSI driver ebs.csi.aws.com, which the eks module does not install" in message
+    message = only(timed_check(scenario.load(ROOT / "benchmarks" / suite), "eks", facts=before))
+    assert f"{claimant} ebs-csi-default-sc needs the CSI driver ebs.csi.aws.com, which the eks module does not install" in message
     assert "fix: install ebs.csi.aws.com in the cluster module" in message
-
-
-def test_cl2_prometheus_needs_the_csi_driver_of_its_storage_class():
-    """Defects 4 and 6 together: CL2's Prometheus on EKS claims the EBS CSI class."""
-    before = copy.deepcopy(preflight.load_facts())
-    before["csi_drivers"]["eks"] = []
-    suite = scenario.load(ROOT / "benchmarks/kubernetes/cl2-load.yaml")
-    message = only(timed_check(suite, "eks", facts=before))
-    assert "CL2 Prometheus's storage class ebs-csi-default-sc needs the CSI driver ebs.csi.aws.com" in message
 
 
 def test_a_cl2_measurement_without_its_required_parameter_misfits(tmp_path):
@@ -202,11 +209,7 @@ def test_a_cl2_measurement_without_its_required_parameter_misfits(tmp_path):
         "{{$qps := DefaultParam .CL2_LOAD_TEST_THROUGHPUT 10}}\nname: net\nsteps:\n- name: start\n  measurements:\n"
         "  - Identifier: NetworkProgrammingLatency\n    Method: NetworkProgrammingLatency\n    Params:\n      action: start\n"
     )
-    suite = write_suite(tmp_path, {
-        "benchmark": "clusterloader2", "clouds": ["aks"],
-        "target": {"aks": {"cluster": {"system_pool": SYSTEM_ONLY, "node_pools": [{"name": "bench", "count": 3, "machine_size": "Standard_D4s_v5"}]}}},
-        "params": {"testconfig": "net/config.yaml", "prometheus": True},
-    })
+    suite = cl2_on_one_pool(tmp_path, "aks", "Standard_D4s_v5", {"testconfig": "net/config.yaml", "prometheus": True})
     message = only(timed_check(suite, "aks"))
     assert "CL2 config net/config.yaml: step 'start', measurement 'NetworkProgrammingLatency' (NetworkProgrammingLatency, action start): CL2 requires threshold" in message
     assert "fix: set it in the measurement's Params" in message
