@@ -67,15 +67,26 @@ def serve_prometheus(api, pod_port: int, *, service="prometheus-operated", targe
         api.pods[("monitoring", pod["metadata"]["name"])] = pod
 
 
+def forwarded(api, prometheus) -> tuple[KubernetesTarget, str]:
+    """A target, and the URL of its forward to ``prometheus`` served as monitoring/prometheus-operated:9090."""
+    serve_prometheus(api, port_of(prometheus.url))
+    target = make_target(api)
+    return target, target.prometheus_url("monitoring", "prometheus-operated", 9090)
+
+
+def forward_error(api, port: int = 9090) -> str:
+    """The one line a forward to monitoring/prometheus-operated fails with."""
+    with pytest.raises(ProvisionError) as error:
+        make_target(api).prometheus_url("monitoring", "prometheus-operated", port)
+    return str(error.value)
+
+
 # --- through the forward ---------------------------------------------------------------------
 
 
 @needs_prometheus
 def test_prometheus_answers_a_query_through_the_forward_of_its_service(api, prometheus):
-    serve_prometheus(api, port_of(prometheus.url))
-    target = make_target(api)
-
-    url = target.prometheus_url("monitoring", "prometheus-operated", 9090)
+    target, url = forwarded(api, prometheus)
     result = PrometheusConnect(url, retry=Retry(total=0)).custom_query('up{role="host"}')
 
     assert urlparse(url).hostname == "127.0.0.1" and port_of(url) != port_of(prometheus.url)
@@ -88,9 +99,7 @@ def test_prometheus_answers_a_query_through_the_forward_of_its_service(api, prom
 
 @needs_prometheus
 def test_each_connection_has_its_own_stream_and_the_forward_is_opened_once(api, prometheus):
-    serve_prometheus(api, port_of(prometheus.url))
-    target = make_target(api)
-    url = target.prometheus_url("monitoring", "prometheus-operated", 9090)
+    target, url = forwarded(api, prometheus)
     streams_before = len(api.portforwards)
 
     first, second = (http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=10) for _ in range(2))
@@ -110,9 +119,7 @@ def test_each_connection_has_its_own_stream_and_the_forward_is_opened_once(api, 
 
 @needs_prometheus
 def test_the_targets_own_calls_are_never_sent_as_streams_while_connections_open(api, prometheus):
-    serve_prometheus(api, port_of(prometheus.url))
-    target = make_target(api)
-    url = target.prometheus_url("monitoring", "prometheus-operated", 9090)
+    target, url = forwarded(api, prometheus)
     connections = [http.client.HTTPConnection("127.0.0.1", port_of(url), timeout=10) for _ in range(20)]
 
     for connection in connections:
@@ -144,9 +151,7 @@ def test_a_numeric_target_port_and_only_a_ready_pod_are_used(api, prometheus):
 
 @needs_prometheus
 def test_teardown_closes_the_forward(api, prometheus):
-    serve_prometheus(api, port_of(prometheus.url))
-    target = make_target(api)
-    url = target.prometheus_url("monitoring", "prometheus-operated", 9090)
+    target, url = forwarded(api, prometheus)
 
     target.teardown()
 
@@ -178,10 +183,7 @@ def test_measurements_read_a_window_from_the_clusters_prometheus(api, prometheus
 
 
 def test_an_unknown_service_is_named(api):
-    with pytest.raises(ProvisionError) as error:
-        make_target(api).prometheus_url("monitoring", "prometheus-operated", 9090)
-
-    assert str(error.value) == f'{FORWARD}: 404 Not Found: services "prometheus-operated" not found'
+    assert forward_error(api) == f'{FORWARD}: 404 Not Found: services "prometheus-operated" not found'
 
 
 def test_no_ready_pod_lists_the_pods_and_their_states(api):
@@ -191,10 +193,7 @@ def test_no_ready_pod_lists_the_pods_and_their_states(api):
     ]
     serve_prometheus(api, 9090, pods=pods)
 
-    with pytest.raises(ProvisionError) as error:
-        make_target(api).prometheus_url("monitoring", "prometheus-operated", 9090)
-
-    assert str(error.value) == (
+    assert forward_error(api) == (
         f"{FORWARD}: no Running, Ready pod with app.kubernetes.io/name=prometheus"
         " (pods: prometheus-0 Running (not Ready), prometheus-1 Pending)"
     )
@@ -203,25 +202,16 @@ def test_no_ready_pod_lists_the_pods_and_their_states(api):
 
 def test_a_port_the_service_does_not_have_and_a_named_port_the_pod_does_not_have(api):
     serve_prometheus(api, 9090, pods=[pod_json("prometheus-0", SELECTOR, ports=[("http", 9090)])])
-    target = make_target(api)
 
-    with pytest.raises(ProvisionError) as no_port:
-        target.prometheus_url("monitoring", "prometheus-operated", 80)
-    with pytest.raises(ProvisionError) as no_name:
-        target.prometheus_url("monitoring", "prometheus-operated", 9090)
-
-    assert str(no_port.value) == "port-forward to service monitoring/prometheus-operated:80: the service has no port 80 (its ports: 9090)"
-    assert str(no_name.value) == f"{FORWARD}: pod prometheus-0 has no container port named web"
+    assert forward_error(api, 80) == "port-forward to service monitoring/prometheus-operated:80: the service has no port 80 (its ports: 9090)"
+    assert forward_error(api) == f"{FORWARD}: pod prometheus-0 has no container port named web"
 
 
 def test_a_port_nothing_listens_on_is_the_kubelets_error(api):
     closed = unused_port()
     serve_prometheus(api, closed)
 
-    with pytest.raises(ProvisionError) as error:
-        make_target(api).prometheus_url("monitoring", "prometheus-operated", 9090)
-
-    assert str(error.value) == (
+    assert forward_error(api) == (
         f"{FORWARD} (pod prometheus-0, port {closed}): error forwarding port {closed} to pod prometheus-0, uid : "
         f"failed to connect to localhost:{closed} inside the pod's network namespace: "
         f"dial tcp4 127.0.0.1:{closed}: connect: connection refused"
@@ -236,10 +226,7 @@ def test_a_refused_portforward_gives_the_api_servers_message(api):
     )
     api.portforward_refusal = status_json(403, "Forbidden", message)
 
-    with pytest.raises(ProvisionError) as error:
-        make_target(api).prometheus_url("monitoring", "prometheus-operated", 9090)
-
-    assert str(error.value) == f"{FORWARD} (pod prometheus-0, port 9090): Handshake status 403 Forbidden: {message}"
+    assert forward_error(api) == f"{FORWARD} (pod prometheus-0, port 9090): Handshake status 403 Forbidden: {message}"
 
 
 def test_a_failing_forward_is_said_once_and_nothing_is_measured(api):
