@@ -24,6 +24,19 @@ def cases_by_id(suite: scenario.Scenario) -> dict[str, dict]:
     return {case.id: case.params for case in suite.cases}
 
 
+def shipped_thresholds(relative: str, cloud: str, case_id: str) -> list[str]:
+    """The thresholds a case of a shipped suite is judged by on ``cloud``, as text."""
+    suite = scenario.load(BENCHMARKS / relative)
+    return [str(threshold) for threshold in suite.thresholds_for(cloud, cases_by_id(suite)[case_id])]
+
+
+def tcp_and_udp(tmp_path: Path, slo: str) -> tuple[scenario.Scenario, dict, dict]:
+    """An iperf3 suite of a TCP and a UDP case under ``slo``; the suite and the two cases' parameters."""
+    suite = scenario.load(write(tmp_path, "benchmark: iperf3\nmatrix: {protocol: [tcp, udp]}\nslo:\n" + slo))
+    tcp, udp = (case.params for case in suite.cases)
+    return suite, tcp, udp
+
+
 # The real scenarios
 
 
@@ -56,9 +69,7 @@ def test_iperf3_scenario_cases():
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_iperf3_scenario_thresholds_per_cloud_and_when(cloud, case_id, expected):
-    suite = scenario.load(BENCHMARKS / "network" / "iperf3.yaml")
-    params = cases_by_id(suite)[case_id]
-    assert [str(threshold) for threshold in suite.thresholds_for(cloud, params)] == expected
+    assert shipped_thresholds("network/iperf3.yaml", cloud, case_id) == expected
 
 
 def test_iperf3_scenario_gbit_threshold_is_kept_in_gbit():
@@ -90,9 +101,7 @@ def test_fio_scenario_cases():
 )
 @pytest.mark.parametrize("cloud", scenario.CLOUDS)
 def test_fio_scenario_thresholds(cloud, case_id, expected):
-    suite = scenario.load(BENCHMARKS / "storage" / "fio.yaml")
-    params = cases_by_id(suite)[case_id]
-    assert [str(threshold) for threshold in suite.thresholds_for(cloud, params)] == expected
+    assert shipped_thresholds("storage/fio.yaml", cloud, case_id) == expected
 
 
 def test_shaped_scenario_targets_only_local_with_a_rate_limit():
@@ -444,13 +453,7 @@ def test_threshold_without_unit_is_in_the_metric_unit(tmp_path):
 
 
 def test_threshold_clouds_and_when_narrow_where_it_applies(tmp_path):
-    path = write(
-        tmp_path,
-        "benchmark: iperf3\nmatrix: {protocol: [tcp, udp]}\nslo:\n"
-        "  throughput_received: {min: 100, when: {protocol: tcp}, clouds: [aks]}\n",
-    )
-    suite = scenario.load(path)
-    tcp, udp = (case.params for case in suite.cases)
+    suite, tcp, udp = tcp_and_udp(tmp_path, "  throughput_received: {min: 100, when: {protocol: tcp}, clouds: [aks]}\n")
     assert len(suite.thresholds_for("aks", tcp)) == 1
     assert suite.thresholds_for("eks", tcp) == []
     assert suite.thresholds_for("aks", udp) == []
@@ -495,13 +498,7 @@ def test_threshold_labels_select_the_samples_it_judges(tmp_path):
 
 
 def test_threshold_labels_apply_with_clouds_and_when(tmp_path):
-    path = write(
-        tmp_path,
-        "benchmark: iperf3\nmatrix: {protocol: [tcp, udp]}\nslo:\n"
-        "  cpu_utilization: {max: 80, labels: {role: client}, when: {protocol: tcp}, clouds: [local]}\n",
-    )
-    suite = scenario.load(path)
-    tcp, udp = (case.params for case in suite.cases)
+    suite, tcp, udp = tcp_and_udp(tmp_path, "  cpu_utilization: {max: 80, labels: {role: client}, when: {protocol: tcp}, clouds: [local]}\n")
     (threshold,) = suite.thresholds_for("local", tcp)
     assert threshold.labels == {"role": "client"}
     assert suite.thresholds_for("local", udp) == suite.thresholds_for("aks", tcp) == []
