@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
+from doubles.own_terraform import wrapped_local_module
 
 from pytest_telescope.ending import EXIT_CLEANUP_FAILED
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED_LOCAL = REPO / "pytest_telescope/terraform/local"
 
 SUITE = '''
 import pytest
@@ -28,30 +28,14 @@ def test_slo_missed(record_samples):
 '''
 PLAIN = "benchmark: iperf3\nclouds: [local]\ninclude: [{id: tcp, protocol: tcp}]\n"
 
-# The shipped local module, and a resource whose destroy is refused until allow-destroy exists.
+# Beside the shipped local module, a resource whose destroy is refused until allow-destroy exists.
 REFUSES_DESTROY = """
-variable "name" { type = string }
-variable "mode" { type = string }
-variable "state_dir" { type = string }
-
-module "local" {
-  source    = "%s"
-  name      = var.name
-  mode      = var.mode
-  state_dir = var.state_dir
-}
-
 resource "terraform_data" "refuses_destroy" {
   provisioner "local-exec" {
     when    = destroy
     command = "test -e %s || { echo 'AuthorizationFailed: not allowed to delete' >&2; exit 1; }"
   }
 }
-
-output "mode" { value = module.local.mode }
-output "endpoints" { value = module.local.endpoints }
-output "scratch_dir" { value = module.local.scratch_dir }
-output "status_file" { value = module.local.status_file }
 """
 
 
@@ -91,11 +75,8 @@ def test_a_target_that_did_not_provision_is_an_error_and_a_missed_slo_a_failure(
 @pytest.fixture
 def refused_destroy(suite) -> tuple[Path, Path]:
     """Terraform modules whose local target refuses to be destroyed until the returned file exists."""
-    modules = suite.path / "modules"
-    (modules / "local").mkdir(parents=True)
     allow = suite.path / "allow-destroy"
-    (modules / "local/main.tf").write_text(REFUSES_DESTROY % (SHIPPED_LOCAL, allow))
-    return modules, allow
+    return wrapped_local_module(suite.path / "modules", REFUSES_DESTROY % allow), allow
 
 
 def test_passed_but_cleanup_failed_says_so_with_the_command_and_its_own_exit_status(suite, refused_destroy):

@@ -4,13 +4,11 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
+from doubles.own_terraform import wrapped_local_module
 
 from pytest_telescope.redact import Redactor
-
-REPO = Path(__file__).resolve().parents[1]
 
 SUITE = '''
 import os, stat
@@ -33,23 +31,10 @@ def test_tool_prints_the_secret(target, case, record_samples):
     client.run(["sh", "-c", 'echo "token=$AZURE_CLIENT_SECRET"; echo "auth failed for $AWS_SESSION_TOKEN" >&2; exit 3'])
 '''
 
-WRAPPER = '''
-variable "name" { type = string }
-variable "mode" { type = string }
-variable "state_dir" { type = string }
+# A kubeconfig output that holds a canary: Terraform marks it sensitive, and it must stay out of every output.
+KUBECONFIG_OUTPUT = '''
 variable "canary" { type = string }
 
-module "local" {
-  source    = "%s"
-  name      = var.name
-  mode      = var.mode
-  state_dir = var.state_dir
-}
-
-output "mode" { value = module.local.mode }
-output "endpoints" { value = module.local.endpoints }
-output "scratch_dir" { value = module.local.scratch_dir }
-output "status_file" { value = module.local.status_file }
 output "kubeconfig" {
   value     = "apiVersion: v1\\nusers:\\n- user:\\n    token: ${var.canary}\\n"
   sensitive = true
@@ -59,12 +44,10 @@ output "kubeconfig" {
 
 def test_canaries_stay_out_of_every_output(tmp_path):
     canaries = {name: f"canary-{name.lower()}-{secrets.token_hex(8)}" for name in ("AZURE_CLIENT_SECRET", "AWS_SESSION_TOKEN", "TF_VAR_canary")}
-    module = tmp_path / "modules" / "local"
-    module.mkdir(parents=True)
-    (module / "main.tf").write_text(WRAPPER % (REPO / "pytest_telescope" / "terraform" / "local"))
+    modules = wrapped_local_module(tmp_path / "modules", KUBECONFIG_OUTPUT)
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "iperf3.yaml").write_text("benchmark: iperf3\nclouds: [local]\n")
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {tmp_path / 'modules'}\ntelescope_prometheus = off\n")
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\ntelescope_terraform_dir = {modules}\ntelescope_prometheus = off\n")
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:terraform", "-p", "no:cacheprovider", "-v", "-s", "-m", "local"],
