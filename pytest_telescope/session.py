@@ -231,7 +231,7 @@ class Telescope:
         measurements = pyfuncitem.stash.get(MEASUREMENTS, ())
         watched = bool(measurements) and isinstance(target, Target) and self.measurements.available(target)
         traced = recorder is not None and isinstance(target, Target)
-        traced = self.kernel.begin(target.cloud, *pyfuncitem.stash.get(KERNEL, ())) if traced else None
+        traced = self.kernel.begin(target, *pyfuncitem.stash.get(KERNEL, ())) if traced else None
         start = time.time()
         try:
             result = yield

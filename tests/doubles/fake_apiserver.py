@@ -5,7 +5,10 @@ the few REST calls the Kubernetes target makes with objects shaped as the
 real server's (the client's models reject anything less), and its exec
 subresource speaks the websocket channel protocol and runs the command on
 this machine, so exec, exit statuses, timeouts and killing run for real.
-Scheduling is not simulated: every pod gets the first node and 127.0.0.1.
+Scheduling is barely simulated: a pod gets its ``nodeName``, else the first
+node its ``nodeSelector`` picks (the first node if none does), and 127.0.0.1.
+Pods' containers do not run unless the double is given a ``ContainersDouble``
+(``containers``): then they do, and their logs are served (``.../log``).
 Its portforward subresource speaks the kubelet's websocket protocol (each
 channel opens with its port, little-endian) and connects to the pod's port
 on 127.0.0.1, so a forward reaches a real server on this machine.
@@ -80,7 +83,7 @@ def service_json(name, selector, ports):
 
 
 def namespaces_deleted(double: "FakeApiServerDouble") -> list[str]:
-    return [path for path in double.paths("DELETE") if path.startswith("/api/v1/namespaces/")]
+    return [path for path in double.paths("DELETE") if re.fullmatch(r"/api/v1/namespaces/[^/]+", path)]
 
 
 def status_json(code, reason, message):
@@ -130,6 +133,8 @@ class FakeApiServerDouble:
         self.pod_status = {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.1",
                            "conditions": [{"type": "Ready", "status": "True"}]}
         self.exec_failure: str | None = None  # a failure the exec answers with instead of running
+        self.pod_refusal: dict | None = None  # a Status the creation of a pod answers with (admission's refusal)
+        self.containers = None  # a ContainersDouble: the pods' containers run here
         self.portforward_refusal: dict | None = None  # a Status the portforward answers with instead of upgrading
         self.requests: list[tuple[str, str, dict | None]] = []
         self.execs: list[dict] = []
@@ -150,6 +155,8 @@ class FakeApiServerDouble:
         return self
 
     def __exit__(self, *exc):
+        if self.containers is not None:
+            self.containers.close()
         self._server.shutdown()
         self._server.server_close()
         for process in self._processes:
@@ -206,6 +213,9 @@ class FakeApiServerDouble:
             if parts[3] not in self.namespaces:
                 return 404, status_json(404, "NotFound", f'namespaces "{parts[3]}" not found')
             self.namespaces.discard(parts[3])
+            self.pods = {key: pod for key, pod in self.pods.items() if key[0] != parts[3]}
+            if self.containers is not None:
+                self.containers.stop(parts[3])
             return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parts[3]}, "status": {"phase": "Terminating"}}
         if len(parts) == 6 and parts[4] == "services" and method == "GET":
             service = self.services.get((parts[3], parts[5]))
@@ -215,7 +225,7 @@ class FakeApiServerDouble:
         if len(parts) == 5 and parts[4] == "pods" and method == "GET":
             wanted = dict(pair.split("=", 1) for pair in (query or {}).get("labelSelector", [""])[0].split(",") if pair)
             items = [
-                self._scheduled(pod) for (namespace, _), pod in self.pods.items()
+                self._scheduled(namespace, pod) for (namespace, _), pod in self.pods.items()
                 if namespace == parts[3] and wanted.items() <= pod["metadata"].get("labels", {}).items()
             ]
             return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
@@ -226,18 +236,41 @@ class FakeApiServerDouble:
                 key = (namespace, body["metadata"]["name"])
                 if key in store:
                     return 409, status_json(409, "AlreadyExists", f'{parts[4]} "{key[1]}" already exists')
+                if store is self.pods and self.pod_refusal is not None:
+                    return self.pod_refusal["code"], self.pod_refusal
                 store[key] = body
+                if store is self.pods and self.containers is not None:
+                    self.containers.start(namespace, body)
                 return 201, body
             pod = store.get((namespace, parts[5]))
             if pod is None:
                 return 404, status_json(404, "NotFound", f'pods "{parts[5]}" not found')
-            return 200, self._scheduled(pod)
+            if method == "DELETE":
+                del store[(namespace, parts[5])]
+                if self.containers is not None:
+                    self.containers.stop(namespace, parts[5])
+            return 200, self._scheduled(namespace, pod)
         return 404, status_json(404, "NotFound", f"the fake API server has no {method} {path}")
 
-    def _scheduled(self, pod: dict) -> dict:
-        """A pod on the first node, with its own status if it was given one, else ``pod_status``."""
-        node = self.nodes[0]["metadata"]["name"] if self.nodes else "node-0"
-        return {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": pod.get("status", self.pod_status)}
+    def _scheduled(self, namespace: str, pod: dict) -> dict:
+        """A pod on its node, with its own status if it was given one, else its containers', else ``pod_status``."""
+        selector = pod["spec"].get("nodeSelector", {})
+        chosen = [n["metadata"]["name"] for n in self.nodes if selector.items() <= n["metadata"]["labels"].items()]
+        node = pod["spec"].get("nodeName") or next(iter(chosen), self.nodes[0]["metadata"]["name"] if self.nodes else "node-0")
+        name = pod["metadata"]["name"]
+        status = self.containers.status(namespace, name) if self.containers and self.containers.runs(namespace, name) else self.pod_status
+        return {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": pod.get("status", status)}
+
+    def log(self, namespace: str, pod: str, query: dict):
+        """(code, Status) of a log that cannot be read, or (200, its lines as they come)."""
+        if (namespace, pod) not in self.pods:
+            return 404, status_json(404, "NotFound", f'pods "{pod}" not found')
+        spec = self.pods[(namespace, pod)]["spec"]
+        container = query.get("container", [spec["containers"][0]["name"]])[0]
+        lines = self.containers.log(namespace, pod, container, query) if self.containers is not None else None
+        if lines is None:
+            return 400, status_json(400, "BadRequest", f'container "{container}" in pod "{pod}" is not running: the double runs no containers')
+        return 200, lines
 
     def run_exec(self, query: dict, send) -> None:
         argv = query["command"]
@@ -315,6 +348,8 @@ def _handler(double: FakeApiServerDouble):
                 double.authorization.add(self.headers["Authorization"])
             if url.path.endswith("/exec"):
                 return self._exec(parse_qs(url.query))
+            if url.path.endswith("/log"):
+                return self._log(url.path, parse_qs(url.query))
             if url.path.endswith("/portforward"):
                 return self._portforward(url.path, parse_qs(url.query))
             body = json_body(self)
@@ -366,6 +401,29 @@ def _handler(double: FakeApiServerDouble):
             frame = self._upgrade()
             double.run_exec(query, lambda channel, data: frame(0x2, bytes([channel]) + data))
             frame(0x8, (1000).to_bytes(2, "big"))
+            self.close_connection = True
+
+        def _log(self, path, query):
+            """The log, chunk by chunk as it is written (chunked transfer, as the API server streams it)."""
+            namespace, pod = path.strip("/").split("/")[3:6:2]
+            double.requests.append(("GET", path, None))
+            code, lines = double.log(namespace, pod, query)
+            if code != 200:
+                return send_json(self, code, lines)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for line in lines:
+                    data = line.encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the client closed the stream
+                pass
+            finally:
+                lines.close()
             self.close_connection = True
 
         def _portforward(self, path, query):

@@ -1,6 +1,9 @@
-"""The Prometheus pair the measurement tests share: started once, only where its binaries are installed."""
+"""What the measurement tests share: the Prometheus pair, started once, only where its binaries are
+installed; bpftrace's recorded printouts."""
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from prometheus_api_client import PrometheusConnect
@@ -37,3 +40,22 @@ def measured(client, prometheus):
         return measure(client, measurements, start, end, prometheus.scrape_interval, rate_interval=prometheus.rate_interval)
 
     return measured
+
+
+@pytest.fixture(scope="session")
+def recorded_printouts() -> list[dict]:
+    """The two printouts of bpftrace 0.17's recorded run (tests/data/README.md), as a snapshot reads them:
+    map name, without ``@``, to buckets or a count."""
+    found, maps = [], {}
+    recording = Path(__file__).resolve().parents[1] / "data" / "bpftrace-0.17-snapshots.jsonl"
+    for line in filter(None, recording.read_text().splitlines()):  # bpftrace ends with blank lines
+        message = json.loads(line)
+        if message["type"] not in ("map", "hist"):
+            continue
+        for name, value in message["data"].items():
+            if name == "@zz_end":
+                found.append(maps)
+                maps = {}
+            else:
+                maps[name.removeprefix("@")] = value
+    return found

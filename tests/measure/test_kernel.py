@@ -1,9 +1,8 @@
 """Kernel histograms: bpftrace's printouts become samples of a window; the real bpftrace where it can run."""
 
-import json
 import os
 import subprocess
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,27 +10,11 @@ from pytest_telescope.errors import TelescopeError
 from pytest_telescope.measure import kernel
 from pytest_telescope.samples import LOWER, Metric
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bpftrace-0.17-snapshots.jsonl"
+LOCAL = SimpleNamespace(cloud="local")  # what the windows ask of the local target: its cloud
 
 
-def printouts() -> list[dict]:
-    """The two printouts of the recorded run, as ``Tracer.snapshot`` returns them."""
-    found, maps = [], {}
-    for line in filter(None, DATA.read_text().splitlines()):  # bpftrace ends with blank lines
-        message = json.loads(line)
-        if message["type"] not in ("map", "hist"):
-            continue
-        for name, value in message["data"].items():
-            if name == "@zz_end":
-                found.append(maps)
-                maps = {}
-            else:
-                maps[name.removeprefix("@")] = value
-    return found
-
-
-def test_a_window_is_the_difference_of_two_printouts():
-    before, after = printouts()
+def test_a_window_is_the_difference_of_two_printouts(recorded_printouts):
+    before, after = recorded_printouts
     samples = {s.metric: s for s in kernel.window(tuple(kernel.PROGRAMS), before, after, {})}
     blocks = samples["block_io_latency_count"]
     assert blocks.unit == "count" and blocks.value == sum(count for _, _, count in blocks.histogram["buckets"])
@@ -78,24 +61,25 @@ def test_a_setting_other_than_on_or_off_is_refused():
         kernel.KernelWindows("yes", print)
 
 
-def test_off_and_other_clouds_take_no_window_and_say_why_once():
+def test_off_and_other_targets_take_no_window_and_say_why_once():
     said = []
-    assert kernel.KernelWindows("off", said.append).begin("local", tuple(kernel.PROGRAMS)) is None
+    assert kernel.KernelWindows("off", said.append).begin(LOCAL, tuple(kernel.PROGRAMS)) is None
     windows = kernel.KernelWindows("on", said.append)
-    assert windows.begin("aks", tuple(kernel.PROGRAMS)) is None
-    assert windows.begin("aks", tuple(kernel.PROGRAMS)) is None
-    assert windows.begin("local", ()) is None
+    other = SimpleNamespace(cloud="other")
+    assert windows.begin(other, tuple(kernel.PROGRAMS)) is None
+    assert windows.begin(other, tuple(kernel.PROGRAMS)) is None
+    assert windows.begin(LOCAL, ()) is None
     assert windows.end(None) == ([], [])
-    assert said == ["kernel histograms off for aks: they are taken on the local target only"]
+    assert said == ["kernel histograms off for other: they are taken on the local target and on Kubernetes targets only"]
 
 
-def test_without_bpftrace_the_windows_are_off_and_say_so(monkeypatch):
+def test_without_bpftrace_the_windows_are_off_and_say_so_once(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     said = []
     windows = kernel.KernelWindows("on", said.append)
-    assert windows.begin("local", tuple(kernel.PROGRAMS)) is None
+    assert windows.begin(LOCAL, tuple(kernel.PROGRAMS)) is None
+    assert windows.begin(LOCAL, tuple(kernel.PROGRAMS)) is None
     assert said == ["kernel histograms off: bpftrace is not on PATH (Debian package bpftrace)"]
-    assert not windows.on
 
 
 @pytest.fixture
@@ -109,7 +93,7 @@ def windows():
 
 
 def test_real_bpftrace_counts_direct_io_in_a_window(windows, tmp_path):
-    begun = windows.begin("local", ("block_io_latency",))
+    begun = windows.begin(LOCAL, ("block_io_latency",))
     subprocess.run(
         ["dd", "if=/dev/zero", f"of={tmp_path / 'data'}", "bs=4k", "count=200", "oflag=direct"],
         check=True, capture_output=True,
@@ -122,9 +106,9 @@ def test_real_bpftrace_counts_direct_io_in_a_window(windows, tmp_path):
 
 
 def test_real_bpftrace_restarts_for_other_programs_and_stops(windows):
-    windows.end(windows.begin("local", ("tcp_retransmits",)))
+    windows.end(windows.begin(LOCAL, ("tcp_retransmits",)))
     first = windows._tracer._popen.pid
-    samples, _ = windows.end(windows.begin("local", ("runqueue_latency",)))
+    samples, _ = windows.end(windows.begin(LOCAL, ("runqueue_latency",)))
     assert windows._tracer._popen.pid != first
     assert {s.metric for s in samples} >= {"runqueue_latency_count"}
     windows.stop()
@@ -142,7 +126,7 @@ def test_a_program_bpftrace_refuses_is_a_tool_error_with_its_message(monkeypatch
 
 
 def test_a_tracer_that_died_is_a_problem_of_the_window_not_an_error(windows):
-    begun = windows.begin("local", ("tcp_retransmits",))
+    begun = windows.begin(LOCAL, ("tcp_retransmits",))
     windows._tracer._popen.kill()
     samples, problems = windows.end(begun)
     assert samples == [] and problems == ["kernel histograms: bpftrace: stopped printing its maps: no error printed"]

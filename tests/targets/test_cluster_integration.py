@@ -20,7 +20,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from pytest_telescope.errors import ToolError
+from pytest_telescope.errors import ProvisionError, ToolError
+from pytest_telescope.measure.kernel.pods import ClusterTracer
 from pytest_telescope.scenario import Case
 from pytest_telescope.targets.kubernetes.providers import connect_existing, teardown
 
@@ -102,6 +103,29 @@ def test_the_fio_benchmark_on_the_pod_scratch_volume(cluster):
     case = Case("randread-4k", {"rw": "randread", "block_size": "4k", "size": "64M", "runtime": 3})
     load_benchmark("benchmarks/storage/test_fio.py").test_fio(cluster, case, samples.extend)
     assert next(s for s in samples if s.metric == "read_iops").value > 0
+
+
+def test_kernel_histograms_from_a_bpftrace_pod_per_node(cluster):
+    """The pinned bpftrace image, privileged, on each node a pod may go to: needs a namespace where
+    privileged pods are admitted (not GKE Autopilot's, nor one enforcing PodSecurity baseline)."""
+    (client_,) = cluster.endpoints("client")
+    said = []
+    try:
+        tracer = ClusterTracer(cluster, ("runqueue_latency", "tcp_retransmits")).start(said.append)
+    except ProvisionError as error:
+        if "403 Forbidden" in str(error):
+            pytest.skip(f"privileged pods are not admitted here: {error}")
+        raise
+    try:
+        begun = tracer.snapshot()
+        client_.run(["sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+        samples, problems = tracer.window(begun)
+    finally:
+        assert tracer.stop() == []
+    assert problems == [], said
+    client_labels = {"role": "client", "node": cluster.endpoint_nodes()["client"]}
+    counted = next(s for s in samples if s.metric == "runqueue_latency_count" and s.labels == client_labels)
+    assert counted.value > 0 and counted.histogram["buckets"]
 
 
 def test_teardown_deletes_the_namespace(kubeconfig, tmp_path):

@@ -146,6 +146,12 @@ def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
     assert target["kubernetes_version"] == "v1.30.4" and set(target["endpoints"]) == {"server", "client"}
     assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target['namespace']}"] and not api.namespaces
     assert TOKEN not in written(suite) + result.stdout.str()
+    # The double runs no container: the kernel histograms cannot be read, which one line says, and the benchmark goes on.
+    result.stdout.fnmatch_lines([
+        "*kernel histograms: starting bpftrace (quay.io/iovisor/bpftrace:v0.17.0) on 2 nodes of existing: n1, n2 ...",
+        f"*kernel histograms off for existing: log of pod {target['namespace']}/bpftrace-*-0: 400 Bad Request: *",
+    ])
+    assert [path.rsplit("/", 1)[1][:8] for path in api.paths("DELETE") if "/pods/" in path] == ["bpftrace"] * 2
 
 
 def test_clusters_are_used_only_when_asked_for(suite):

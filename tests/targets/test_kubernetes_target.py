@@ -151,6 +151,18 @@ def test_one_endpoint_needs_a_node_for_its_role_only():
     assert check_nodes(nodes, {}, None, settings, ("server",))[0].startswith("no Ready, schedulable node for the server pod")
 
 
+def test_the_nodes_a_roles_pod_may_go_to_are_listed_once_by_its_selector(api):
+    api.nodes = [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user", cordoned=True),
+                 aks_node("user-2", "user", ready=False), node_json("other-0", labels={"role": "other"})]
+    target = make_target(api, {"node_selectors": {"server": {"role": "bench"}}})
+    # The server's selector picks the user pool; the client has none, but the system pool's taint keeps it off.
+    assert target.role_nodes() == {"server": ["user-0"], "client": ["user-0", "other-0"]}
+    assert len(api.node_queries) == 1
+    assert target.endpoint_nodes() == {}
+    target.endpoint("server")
+    assert target.endpoint_nodes() == {"server": "user-0"}
+
+
 def test_a_cordoned_node_does_not_count(api):
     api.nodes = [aks_node("sys-0", "system"), aks_node("user-0", "user"), aks_node("user-1", "user", cordoned=True)]
     with pytest.raises(ProvisionError, match=r"user-1: cordoned \(unschedulable\)"):

@@ -43,6 +43,14 @@ def every_manifest():
     yield pytest.param(manifests.namespace("telescope-x", RUN_ID, "2026-11-23T14:23:02+00:00"), id="namespace")
     yield pytest.param(manifests.persistent_volume_claim("scratch-client", RUN_ID, "client", "premium", "10Gi"), id="pvc")
     yield pytest.param(manifests.persistent_volume_claim("scratch-client", RUN_ID, "client", None, "10Gi"), id="pvc-default-class")
+    yield pytest.param(node_pod(), id="node-pod")
+
+
+def node_pod():
+    return manifests.node_pod(
+        "bpftrace-1a2b3c-0", RUN_ID, "aks-bench-12345678-vmss000000", "quay.io/iovisor/bpftrace:v0.17.0",
+        ["sh", "-c", "exec bpftrace -e \"$1\"", "sh", "BEGIN { exit(); }"], ["/sys/kernel/tracing"], "bpftrace",
+    )
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -107,6 +115,20 @@ def test_images_are_pinned_and_move_to_a_mirror_registry():
     assert manifests.image("fio", "mirror.example.com") == "mirror.example.com/ljishen/fio:3.36"
     own = "registry.internal/fio@sha256:" + "0" * 64
     assert manifests.image("fio", "mirror.example.com", {"fio": own}) == own
+
+
+def test_a_node_pod_is_privileged_on_its_node_in_the_host_pid_namespace_whatever_the_taints():
+    pod = node_pod()
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert (spec["nodeName"], spec["hostPID"], container["securityContext"]) == ("aks-bench-12345678-vmss000000", True, {"privileged": True})
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert spec["volumes"] == [{"name": "sys-kernel-tracing", "hostPath": {"path": "/sys/kernel/tracing", "type": "Directory"}}]
+    assert container["volumeMounts"] == [{"name": "sys-kernel-tracing", "mountPath": "/sys/kernel/tracing"}]
+    # The run's labels, and no role: the benchmark pods' affinity rules never count it as a peer.
+    assert pod["metadata"]["labels"] == {**manifests.labels(RUN_ID), manifests.COMPONENT_LABEL: "bpftrace"}
+    assert manifests.mirrored("quay.io/iovisor/bpftrace:v0.17.0", "mirror.example.com/") == "mirror.example.com/iovisor/bpftrace:v0.17.0"
+    assert manifests.mirrored("quay.io/iovisor/bpftrace:v0.17.0", None) == "quay.io/iovisor/bpftrace:v0.17.0"
 
 
 @pytest.mark.parametrize("run_id", [RUN_ID, "My Run/#1 with spaces and a very long tail " * 3, "---", "x"])

@@ -72,13 +72,22 @@ def first_line(error: object, limit: int = 300) -> str:
 
 
 def delete_namespace(core: client.CoreV1Api, namespace: str) -> None:
+    _delete(f"delete namespace {namespace}", core.delete_namespace, namespace, propagation_policy="Background")
+
+
+def delete_pod(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    _delete(f"delete pod {namespace}/{name}", core.delete_namespaced_pod, name, namespace)
+
+
+def _delete(what: str, call, *args, **kwargs) -> None:
+    """A deletion of teardown: bounded in time, and an object already gone is not an error."""
     try:
-        core.delete_namespace(namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT)
+        call(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
     except client.ApiException as error:
         if error.status != 404:
-            raise ProvisionError(f"delete namespace {namespace}: {api_error_text(error)}") from None
+            raise ProvisionError(f"{what}: {api_error_text(error)}") from None
     except Exception as error:  # urllib3: an unreachable or silent API server
-        raise ProvisionError(f"delete namespace {namespace}: {request_failure(error)}") from None
+        raise ProvisionError(f"{what}: {request_failure(error)}") from None
 
 
 def delete_virtual_nodes(core: client.CoreV1Api, run_id: str) -> None:

@@ -15,6 +15,7 @@ from typing import Sequence
 MANAGED_BY = "pytest-telescope"
 RUN_LABEL = "telescope/run-id"
 ROLE_LABEL = "telescope/role"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 DELETION_DUE_ANNOTATION = "telescope/deletion-due-time"
 
 # Pinned by version tag. An air-gapped cluster mirrors them and sets image_registry.
@@ -62,11 +63,14 @@ def image(tool: str, registry: str | None = None, overrides: dict[str, str] | No
     """The image of ``tool``: an explicit override as given, else the default, moved to ``registry`` if set."""
     if overrides and tool in overrides:
         return overrides[tool]
-    default = DEFAULT_IMAGES[tool]
+    return mirrored(DEFAULT_IMAGES[tool], registry)
+
+
+def mirrored(reference: str, registry: str | None) -> str:
+    """``reference`` (which names its registry first) pulled from ``registry`` instead, when set."""
     if not registry:
-        return default
-    repository = default.split("/", 1)[1]  # the defaults always name their registry first
-    return f"{registry.rstrip('/')}/{repository}"
+        return reference
+    return f"{registry.rstrip('/')}/{reference.split('/', 1)[1]}"
 
 
 def container_for(argv: Sequence[str], containers: Sequence[str]) -> str:
@@ -152,3 +156,34 @@ def pod(
     if affinity:
         spec["affinity"] = affinity
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": role, "labels": labels(run_id, role)}, "spec": spec}
+
+
+def node_pod(name: str, run_id: str, node: str, image: str, command: Sequence[str], host_paths: Sequence[str], component: str) -> dict:
+    """A privileged pod on ``node``, in the host's PID namespace, with the host directories ``host_paths``
+    mounted at the same paths: for a program that observes the node itself.
+
+    ``nodeName`` places it without the scheduler, and it tolerates every taint: it runs on the node
+    whatever pool the node belongs to. Its one container is named ``component``.
+    """
+    volumes = [
+        {"name": re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-"), "hostPath": {"path": path, "type": "Directory"}}
+        for path in host_paths
+    ]
+    container = {
+        "name": component,
+        "image": image,
+        "command": list(command),
+        "securityContext": {"privileged": True},
+        "volumeMounts": [{"name": volume["name"], "mountPath": volume["hostPath"]["path"]} for volume in volumes],
+    }
+    spec = {
+        "nodeName": node,
+        "hostPID": True,
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 5,
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [container],
+        "volumes": volumes,
+    }
+    metadata = {"name": name, "labels": {**labels(run_id), COMPONENT_LABEL: component}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}

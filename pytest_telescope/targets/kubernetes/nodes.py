@@ -152,13 +152,7 @@ def check_nodes(
             problems.append(
                 f"node pool {name}: {usable} of {pool['count']} nodes Ready and schedulable ({_selector_text(selector)})"
             )
-    candidates = {
-        role: [
-            n for n in nodes
-            if n.usable and n.matches(settings.selector(role)) and n.tolerates_taints(settings.tolerations)
-        ]
-        for role in roles
-    }
+    candidates = {role: role_nodes(nodes, settings, role) for role in roles}
     for role, found in candidates.items():
         if not found:
             problems.append(
@@ -170,6 +164,11 @@ def check_nodes(
         if problem:
             problems.append(f"placement {settings.placement}: {problem}")
     return problems
+
+
+def role_nodes(nodes: Sequence[NodeState], settings: ClusterSettings, role: str) -> list[NodeState]:
+    """The nodes the pod of ``role`` may go to: usable, with its selector's labels, and taints it tolerates."""
+    return [n for n in nodes if n.usable and n.matches(settings.selector(role)) and n.tolerates_taints(settings.tolerations)]
 
 
 def _placement_problem(placement: str, servers: Sequence[NodeState], clients: Sequence[NodeState]) -> str | None:

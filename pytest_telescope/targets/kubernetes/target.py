@@ -3,21 +3,31 @@
 The target checks the nodes before any benchmark (``validate``), creates one
 namespace per run and target, places the pods as the scenario asks, runs
 commands in them with the Kubernetes Python client (never kubectl), and
-deletes the namespace at teardown.
+deletes the namespace at teardown. What observes the nodes themselves (the
+kernel histograms) gets privileged pods pinned to the nodes the roles' pods
+may go to (``role_nodes``, ``start_node_pod``), their logs and an exec.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from kubernetes import client
 
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.targets import Target, TargetSpec
 from pytest_telescope.targets.kubernetes import manifests
-from pytest_telescope.targets.kubernetes.api import api_error_text, call_api, delete_namespace, describe_pod, pod_ready
+from pytest_telescope.targets.kubernetes import pod_log
+from pytest_telescope.targets.kubernetes.api import (
+    api_error_text,
+    call_api,
+    delete_namespace,
+    delete_pod,
+    describe_pod,
+    pod_ready,
+)
 from pytest_telescope.targets.kubernetes.endpoint import POD_PID_DIR, PodEndpoint
 from pytest_telescope.targets.kubernetes.nodes import (
     POOL_LABELS,
@@ -26,8 +36,9 @@ from pytest_telescope.targets.kubernetes.nodes import (
     list_selector,
     not_ready_report,
     pool_selector,
+    role_nodes,
 )
-from pytest_telescope.targets.kubernetes.pod_exec import Echo, PodExec
+from pytest_telescope.targets.kubernetes.pod_exec import Echo, ExecFailed, PodExec
 from pytest_telescope.targets.kubernetes.portforward import PortForward
 from pytest_telescope.targets.kubernetes.settings import ROLES, ClusterSettings
 
@@ -197,27 +208,60 @@ class KubernetesTarget(Target):
             self._create(f"create PVC scratch-{role}", self.core.create_namespaced_persistent_volume_claim, self.namespace, claim)
         manifest = self.pod_manifest(role)
         self._create(f"create pod {self.namespace}/{role}", self.core.create_namespaced_pod, self.namespace, manifest)
-        pod = self._wait_running(role)
+        pod = self.wait_started(role)
+        if pod.status.phase in ("Failed", "Succeeded"):
+            raise ProvisionError(f"pod {self.namespace}/{role} ended ({pod.status.phase}) before any benchmark: {describe_pod(pod)}")
         containers = [c["name"] for c in manifest["spec"]["containers"]]
         return PodEndpoint(
             role, self.namespace, role, pod.status.pod_ip, pod.spec.node_name, containers, self.pod_exec, self._echo, self._pid_dir
         )
 
-    def _wait_running(self, name: str):
+    def wait_started(self, name: str):
+        """The pod once it runs and is ready, or once it ended (its phase says which); ``ProvisionError``
+        when neither happened within ``pod_ready_timeout``."""
         waiting = Waiting(self.settings.pod_ready_timeout, self._say)
         while True:
             pod = self._api(f"read pod {self.namespace}/{name}", self.core.read_namespaced_pod, name, self.namespace)
-            if pod_ready(pod) and pod.status.pod_ip:
+            if (pod_ready(pod) and pod.status.pod_ip) or (pod.status and pod.status.phase in ("Failed", "Succeeded")):
                 return pod
-            phase = pod.status.phase if pod.status else None
-            if phase in ("Failed", "Succeeded"):
-                raise ProvisionError(f"pod {self.namespace}/{name} ended ({phase}) before any benchmark: {describe_pod(pod)}")
             if waiting.over:
                 raise ProvisionError(
                     f"pod {self.namespace}/{name} not running after {self.settings.pod_ready_timeout:g} s: {describe_pod(pod)}"
                 )
             waiting.tell(f"pod {self.namespace}/{name}: {describe_pod(pod)}")
             time.sleep(self._poll_interval)
+
+    def endpoint_nodes(self) -> dict[str, str]:
+        """The node of each role's pod, for the pods made so far."""
+        return {role: endpoint.node for role, endpoint in self._endpoints.items()}
+
+    def role_nodes(self, roles: Sequence[str] = ROLES) -> dict[str, list[str]]:
+        """The names of the nodes each role's pod may go to (see ``nodes.role_nodes``)."""
+        nodes = self.nodes(list_selector([self.settings.selector(role) for role in roles]))
+        return {role: [node.name for node in role_nodes(nodes, self.settings, role)] for role in roles}
+
+    def start_node_pod(self, name: str, node: str, image: str, command: Sequence[str], host_paths: Sequence[str], component: str) -> None:
+        """Create a privileged pod in the run's namespace on ``node`` (``manifests.node_pod``); the
+        scenario's ``image_registry``, if set, serves ``image``. ``wait_started`` waits for it."""
+        self._ensure_namespace()
+        image = manifests.mirrored(image, self.settings.image_registry)
+        manifest = manifests.node_pod(name, self.run_id, node, image, command, host_paths, component)
+        self._api(f"create pod {self.namespace}/{name}", self.core.create_namespaced_pod, self.namespace, manifest)
+
+    def pod_log(self, name: str, container: str, *, since_seconds: int | None = None, read_timeout: float) -> Iterator[tuple[int, str]]:
+        """The lines of a container's log of the namespace's pod ``name`` as they come (``pod_log.follow``)."""
+        return pod_log.follow(self.core, self.namespace, name, container, since_seconds=since_seconds, read_timeout=read_timeout)
+
+    def pod_run(self, name: str, container: str, argv: Sequence[str], *, timeout: float) -> tuple[int | None, str, str]:
+        """(returncode, stdout, stderr) of ``argv`` in the namespace's pod ``name``; returncode None after ``timeout``."""
+        try:
+            return self.pod_exec.run(self.namespace, name, container, argv, timeout=timeout)
+        except ExecFailed as error:
+            raise ProvisionError(f"exec in pod {self.namespace}/{name}: {error}") from None
+
+    def delete_pod(self, name: str) -> None:
+        """Delete the namespace's pod ``name``; one already gone is not an error."""
+        delete_pod(self.core, self.namespace, name)
 
     def prometheus_url(self, namespace: str, service: str, port: int) -> str:
         """The URL, on 127.0.0.1, of the cluster's Prometheus behind ``namespace/service:port``.

@@ -1,0 +1,100 @@
+"""The session's kernel histograms: a tracer per target, started on first use, and a window per test."""
+
+from __future__ import annotations
+
+from pytest_telescope.errors import TelescopeError, ToolError
+from pytest_telescope.measure.kernel.pods import ClusterTracer
+from pytest_telescope.measure.kernel.programs import PROGRAMS
+from pytest_telescope.measure.kernel.tracer import Tracer, unavailable
+from pytest_telescope.samples import Sample
+from pytest_telescope.targets.kubernetes import KubernetesTarget
+
+
+class KernelWindows:
+    """A ``Tracer`` for the local target, a ``ClusterTracer`` per Kubernetes target, each started on
+    first use and restarted when a test asks for other programs. ``setting`` is ``on`` or ``off``;
+    where the programs cannot run, ``say`` is told why once and benchmarks run on without them."""
+
+    def __init__(self, setting: str, say, cluster_tracer=ClusterTracer):
+        if setting not in ("on", "off"):
+            raise TelescopeError(f"--telescope-kernel must be on or off, got {setting!r}")
+        self.on = setting == "on"
+        self._say = say
+        self._said: set[str] = set()
+        self._tracer: Tracer | None = None
+        self._cluster_tracer = cluster_tracer  # the class, or a partial of it with other paths (tests)
+        self._clusters: dict[int, ClusterTracer] = {}  # by id(target): a session's targets live as long as it
+        self._off: set[str | int] = set()  # "local", or the id of a cluster target, where they cannot run
+
+    def begin(self, target, names: tuple[str, ...] = tuple(PROGRAMS)) -> tuple | None:
+        """A window's start on ``target``, or None when there is none to take."""
+        if not self.on or not names:
+            return None
+        if isinstance(target, KubernetesTarget):
+            tracer = self._cluster(target, names)
+        elif target.cloud == "local":
+            tracer = self._local(names)
+        else:
+            self._say_once(f"kernel histograms off for {target.cloud}: they are taken on the local target and on Kubernetes targets only")
+            return None
+        return None if tracer is None else (tracer, tracer.snapshot())
+
+    def end(self, begun: tuple | None) -> tuple[list[Sample], list[str]]:
+        """The window's samples and, when they could not be read, why."""
+        if begun is None:
+            return [], []
+        tracer, before = begun
+        try:
+            return tracer.window(before)
+        except ToolError as error:
+            return [], [f"kernel histograms: {error}"]
+
+    def stop(self) -> None:
+        """Stop every tracer; a cluster's pods are deleted (also when the target is kept)."""
+        if self._tracer is not None:
+            self._tracer.stop()
+            self._tracer = None
+        for tracer in self._clusters.values():
+            for problem in tracer.stop():
+                self._say(f"kernel histograms: {problem}; the namespace's deletion stops it")
+        self._clusters.clear()
+
+    def _local(self, names: tuple[str, ...]) -> Tracer | None:
+        if "local" in self._off:
+            return None
+        why = unavailable()
+        if why is None and (self._tracer is None or self._tracer.names != names):
+            if self._tracer is not None:
+                self._tracer.stop()
+            try:
+                self._tracer = Tracer(names).start()
+            except ToolError as error:
+                why = str(error)
+        if why is not None:
+            self._off.add("local")
+            self._say(f"kernel histograms off: {why}")
+            return None
+        return self._tracer
+
+    def _cluster(self, target: KubernetesTarget, names: tuple[str, ...]) -> ClusterTracer | None:
+        if id(target) in self._off:
+            return None
+        tracer = self._clusters.get(id(target))
+        if tracer is not None and tracer.names != names:
+            for problem in self._clusters.pop(id(target)).stop():
+                self._say(f"kernel histograms: {problem}")
+            tracer = None
+        if tracer is None:
+            try:
+                tracer = self._cluster_tracer(target, names).start(self._say)
+            except TelescopeError as error:
+                self._off.add(id(target))
+                self._say(f"kernel histograms off for {target.cloud}: {error}")
+                return None
+            self._clusters[id(target)] = tracer
+        return tracer
+
+    def _say_once(self, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            self._say(text)

@@ -1,0 +1,229 @@
+"""Kernel histograms on a Kubernetes target: a bpftrace pod per node, against ``FakeApiServerDouble``.
+
+No cluster runs here: the double's ``ContainersDouble`` runs the pods' containers on this
+machine, with ``fake_bpftrace`` (which replays bpftrace 0.17's recorded output) in place of
+bpftrace, and the exec that signals it runs here too. tests/targets/test_cluster_integration.py
+runs the real image on a real cluster.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from doubles.fake_apiserver import FakeApiServerDouble, node_json, status_json
+from doubles.fake_containers import ContainersDouble
+
+from pytest_telescope.measure import kernel
+from pytest_telescope.measure.kernel.pods import IMAGE, MAX_NODES, ClusterTracer
+from pytest_telescope.targets.kubernetes import KubernetesTarget
+
+FAKE_BPFTRACE = Path(__file__).resolve().parents[1] / "doubles" / "fake_bpftrace"
+ROLE_LABEL = "telescope-role"
+DEDICATED = {"key": "dedicated", "value": "bench", "effect": "NoSchedule"}
+CRITICAL_ONLY = {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}
+BY_ROLE = {
+    "node_selectors": {"server": {ROLE_LABEL: "server"}, "client": {ROLE_LABEL: "client"}},
+    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+}
+NAMES = tuple(kernel.PROGRAMS)
+
+
+@pytest.fixture
+def api(tmp_path, monkeypatch):
+    """A cluster of a tainted system node, a node for each role in a tainted pool, and a node of no role."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bpftrace").symlink_to(FAKE_BPFTRACE)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    with FakeApiServerDouble() as double:
+        double.containers = ContainersDouble()
+        double.nodes = [
+            node_json("system-0", taints=[CRITICAL_ONLY]),
+            node_json("server-0", labels={ROLE_LABEL: "server"}, taints=[DEDICATED]),
+            node_json("client-0", labels={ROLE_LABEL: "client"}, taints=[DEDICATED]),
+            node_json("other-0", labels={ROLE_LABEL: "other"}),
+        ]
+        yield double
+
+
+@pytest.fixture
+def tracefs(tmp_path) -> Path:
+    """A tracefs as the nodes' containers see it: the tracer checks its ``events``."""
+    (tmp_path / "tracing" / "events").mkdir(parents=True)
+    return tmp_path / "tracing"
+
+
+def make_target(api, settings=BY_ROLE) -> KubernetesTarget:
+    return KubernetesTarget(api.api_client(), "aks", settings, "20261123T122302Z-dc5148", kubeconfig="/nonexistent/kubeconfig", poll_interval=0)
+
+
+def tracer_class(tmp_path, tracefs):
+    """ClusterTracer with its pid files and tracefs in ``tmp_path``: the containers run on this machine."""
+    return functools.partial(ClusterTracer, pid_dir=str(tmp_path), tracefs=str(tracefs), timeout=10)
+
+
+def tracer_pods(api) -> dict[str, dict]:
+    return {name: pod for (_, name), pod in api.pods.items() if name.startswith("bpftrace-")}
+
+
+def test_a_privileged_pod_of_the_pinned_image_per_node_the_roles_pods_may_go_to(api, tmp_path, tracefs):
+    said = []
+    target = make_target(api)
+    tracer = tracer_class(tmp_path, tracefs)(target, NAMES).start(said.append)
+    try:
+        pods = tracer_pods(api)
+        # Not the system node (a taint the roles' pods do not tolerate), nor the node of no role.
+        assert sorted(pod["spec"]["nodeName"] for pod in pods.values()) == ["client-0", "server-0"]
+        for pod in pods.values():
+            spec = pod["spec"]
+            (container,) = spec["containers"]
+            assert spec["hostPID"] is True and container["securityContext"] == {"privileged": True}
+            assert container["image"] == IMAGE == "quay.io/iovisor/bpftrace:v0.17.0"
+            assert spec["tolerations"] == [{"operator": "Exists"}]  # lands on tainted pools
+            assert [v["hostPath"] for v in spec["volumes"]] == [{"path": str(tracefs), "type": "Directory"}]
+            assert [m["mountPath"] for m in container["volumeMounts"]] == [str(tracefs)]
+            assert container["command"][-1] == kernel.source(NAMES)  # the programs the local target runs
+            assert pod["metadata"]["labels"]["telescope/run-id"] == "20261123T122302Z-dc5148"
+        assert said[0] == f"kernel histograms: starting bpftrace ({IMAGE}) on 2 nodes of aks: client-0, server-0 ..."
+        assert re.fullmatch(r"kernel histograms: bpftrace attached on 2 nodes in \d+\.\ds", said[1])
+    finally:
+        assert tracer.stop() == []
+    assert tracer_pods(api) == {} and api.containers.running() == []
+
+
+def test_a_window_per_node_labelled_with_the_role_of_the_test_pod_on_it(api, tmp_path, tracefs, recorded_printouts):
+    target = make_target(api)
+    target.endpoints("server", "client")  # the double places them by their nodeSelector
+    tracer = tracer_class(tmp_path, tracefs)(target, NAMES).start(lambda text: None)
+    try:
+        begun = tracer.snapshot()
+        samples, problems = tracer.window(begun)
+    finally:
+        tracer.stop()
+    before, after = recorded_printouts  # what each fake bpftrace printed at the two signals
+    assert problems == []
+    assert samples == [
+        *kernel.window(NAMES, before, after, {"role": "client", "node": "client-0"}),
+        *kernel.window(NAMES, before, after, {"role": "server", "node": "server-0"}),
+    ]
+    assert {s.metric for s in samples} == set(kernel.METRICS)
+
+
+def test_nodes_without_a_pod_of_the_test_are_labelled_by_node_and_both_roles_on_one_node_each_get_it(api, tmp_path, tracefs):
+    settings = {"tolerations": BY_ROLE["tolerations"], "placement": "same-node", "node_selector": {ROLE_LABEL: "server"}}
+    target = make_target(api, settings)
+    tracer = tracer_class(tmp_path, tracefs)(target, ("tcp_retransmits",)).start(lambda text: None)
+    try:
+        empty, _ = tracer.window(tracer.snapshot())  # before the test's pods exist
+        target.endpoints("server", "client")
+        placed, _ = tracer.window(tracer.snapshot())
+    finally:
+        tracer.stop()
+    assert [(s.metric, s.labels) for s in empty] == [("tcp_retransmits", {"node": "server-0"})]
+    assert [(s.metric, s.labels) for s in placed] == [
+        ("tcp_retransmits", {"role": "client", "node": "server-0"}),
+        ("tcp_retransmits", {"role": "server", "node": "server-0"}),
+    ]
+
+
+def test_a_node_whose_bpftrace_died_is_a_problem_of_the_window_and_the_others_still_count(api, tmp_path, tracefs):
+    target = make_target(api)
+    tracer = tracer_class(tmp_path, tracefs)(target, ("tcp_retransmits",)).start(lambda text: None)
+    try:
+        begun = tracer.snapshot()
+        api.containers.stop(target.namespace, tracer.tracers[0].pod)
+        samples, problems = tracer.window(begun)
+    finally:
+        tracer.stop()
+    assert [s.labels["node"] for s in samples] == ["server-0"]
+    # What the exec says here, where the container's files outlive its process; a cluster's exec into a
+    # container that ended fails instead ("container not found"), as a problem of the window too.
+    assert problems == ["kernel histograms: bpftrace: on node client-0: could not signal it: sh: 1: kill: No such process"]
+
+
+def windows_on(api, tmp_path, tracefs, said):
+    return kernel.KernelWindows("on", said.append, cluster_tracer=tracer_class(tmp_path, tracefs))
+
+
+def test_the_session_starts_the_pods_once_per_target_and_deletes_them_at_the_end(api, tmp_path, tracefs):
+    said = []
+    windows = windows_on(api, tmp_path, tracefs, said)
+    target = make_target(api)
+    first = windows.end(windows.begin(target, ("tcp_retransmits",)))
+    second = windows.end(windows.begin(target, ("tcp_retransmits",)))
+    assert [s.labels["node"] for s in first[0] + second[0]] == ["client-0", "server-0"] * 2
+    assert len(tracer_pods(api)) == 2 and len(said) == 2  # started once: its two lines
+    windows.end(windows.begin(target, ("runqueue_latency",)))  # other programs: new pods
+    assert len(tracer_pods(api)) == 2 and len([path for path in api.paths("DELETE") if "/pods/bpftrace-" in path]) == 2
+    windows.stop()  # also a kept target's namespace is left without a tracer
+    assert tracer_pods(api) == {} and api.containers.running() == []
+
+
+def test_privileged_pods_forbidden_by_admission_is_one_line_and_no_window(api, tmp_path, tracefs):
+    message = ('pods "bpftrace" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), '
+               'hostPath volumes (volume "tracing"), privileged (container "bpftrace" must not set securityContext.privileged=true)')
+    api.pod_refusal = status_json(403, "Forbidden", message)
+    said = []
+    windows = windows_on(api, tmp_path, tracefs, said)
+    target = make_target(api)
+    assert windows.begin(target, NAMES) is None
+    assert windows.begin(target, NAMES) is None  # off for this target: not tried again
+    assert len(said) == 2
+    assert re.fullmatch(
+        rf"kernel histograms off for aks: aks cluster: create pod {target.namespace}/bpftrace-[0-9a-f]{{6}}-0: "
+        rf"403 Forbidden: {re.escape(message)}",
+        said[1],
+    )
+
+
+def test_a_node_without_tracefs_is_one_line_naming_it_and_no_pod_is_left(api, tmp_path):
+    said = []
+    windows = windows_on(api, tmp_path, tmp_path / "no-tracefs", said)
+    assert windows.begin(make_target(api), NAMES) is None
+    assert said[-1] == (
+        "kernel histograms off for aks: bpftrace: on node client-0: exited before attaching its probes: "
+        f"tracefs is not mounted at {tmp_path / 'no-tracefs'} on this node"
+    )
+    assert tracer_pods(api) == {}
+
+
+def test_an_image_that_cannot_be_pulled_is_one_line_with_the_pods_state(api, tmp_path, tracefs):
+    api.containers = None  # nothing runs: the image is not there
+    api.pod_status = {
+        "phase": "Pending",
+        "containerStatuses": [{"name": "bpftrace", "image": IMAGE, "imageID": "", "ready": False, "restartCount": 0,
+                               "state": {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{IMAGE}"'}}}],
+    }
+    said = []
+    windows = windows_on(api, tmp_path, tracefs, said)
+    target = make_target(api, {**BY_ROLE, "pod_ready_timeout": 0})
+    assert windows.begin(target, NAMES) is None
+    assert re.fullmatch(
+        rf"kernel histograms off for aks: pod {target.namespace}/bpftrace-[0-9a-f]{{6}}-0 not running after 0 s: "
+        rf'phase Pending; container bpftrace ImagePullBackOff: Back-off pulling image "{re.escape(IMAGE)}"',
+        said[-1],
+    )
+    assert tracer_pods(api) == {}
+
+
+def test_more_nodes_than_are_traced_is_one_line_that_says_what_to_do(api, tmp_path, tracefs):
+    api.nodes = [node_json(f"n{index}") for index in range(MAX_NODES + 1)]
+    said = []
+    assert windows_on(api, tmp_path, tracefs, said).begin(make_target(api, {}), NAMES) is None
+    assert said == [(
+        f"kernel histograms off for aks: bpftrace: {MAX_NODES + 1} nodes may take the benchmark's pods, "
+        f"more than the {MAX_NODES} traced: give the roles node_selectors"
+    )]
+    assert api.pods == {}
+
+
+def test_the_local_target_is_still_traced_on_this_machine(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # its bpftrace, not a pod's
+    said = []
+    assert kernel.KernelWindows("on", said.append).begin(SimpleNamespace(cloud="local"), NAMES) is None
+    assert said == ["kernel histograms off: bpftrace is not on PATH (Debian package bpftrace)"]
