@@ -85,6 +85,10 @@ def created(planned: dict, resource_type: str) -> dict[str, dict]:
 def test_the_node_groups_addons_and_autoscaler_role_it_would_create(planned):
     groups = {after["node_group_name"]: after for after in created(planned, "aws_eks_node_group").values()}
     assert sorted(groups) == ["idle", "scale", "system"]
+    # The groups of a fixed size, whose desired size a later apply changes, apart from the autoscaled one.
+    assert sorted(created(planned, "aws_eks_node_group")) == [
+        'aws_eks_node_group.autoscaled["scale"]', 'aws_eks_node_group.this["idle"]', 'aws_eks_node_group.this["system"]',
+    ]
     assert groups["scale"]["scaling_config"] == [{"desired_size": 2, "min_size": 2, "max_size": 99}]
     assert groups["idle"]["scaling_config"] == [{"desired_size": 1, "min_size": 1, "max_size": 1}]
     assert groups["idle"]["instance_types"] == ["m4.large"]

@@ -280,6 +280,24 @@ def test_cluster_module_interface(cluster_blocks):
     assert outputs["kubeconfig"].get("sensitive") is True, f"terraform/{module}: output kubeconfig must be sensitive"
 
 
+NODE_POOL_RESOURCES = {"aws": "aws_eks_node_group", "azure": "azurerm_kubernetes_cluster_node_pool", "gcp": "google_container_node_pool"}
+
+
+def test_a_fixed_pools_count_is_terraforms_an_autoscaled_pools_the_autoscalers(cluster_blocks):
+    """The cluster CRUD suite scales a pool by applying the module again with another count: the
+    resource of the pools of a fixed size must not ignore it. That of the autoscaled ones must."""
+    module, blocks = cluster_blocks
+    pools = {name: body for resource_type, name, body in resources(blocks) if resource_type == NODE_POOL_RESOURCES[module]}
+    assert sorted(pools) == ["autoscaled", "this"], f"terraform/{module}: node pool resources {sorted(pools)}"
+    assert pools["this"]["for_each"].endswith("if pool.max_count == null}}")
+    assert pools["autoscaled"]["for_each"].endswith("if pool.max_count != null}}")
+    ignored = [change for lifecycle in pools["this"].get("lifecycle", []) for change in lifecycle.get("ignore_changes", [])]
+    assert not ignored, f"terraform/{module}: a fixed pool ignores changes to {ignored}"
+    (autoscaled_lifecycle,) = pools["autoscaled"]["lifecycle"]
+    assert len(autoscaled_lifecycle["ignore_changes"]) == 1
+    assert "count" in autoscaled_lifecycle["ignore_changes"][0] or "desired_size" in autoscaled_lifecycle["ignore_changes"][0]
+
+
 def test_cluster_module_pins_its_providers(cluster_blocks):
     module, blocks = cluster_blocks
     (settings,) = blocks["terraform"]

@@ -22,7 +22,7 @@ resource "aws_eks_addon" "pod_identity_agent" {
   addon_name   = "eks-pod-identity-agent"
   tags         = local.tags
 
-  depends_on = [aws_eks_node_group.this]
+  depends_on = [aws_eks_node_group.this, aws_eks_node_group.autoscaled]
 }
 
 resource "aws_iam_role" "ebs_csi" {
@@ -52,6 +52,7 @@ resource "aws_eks_addon" "ebs_csi" {
 
   depends_on = [
     aws_eks_node_group.this,
+    aws_eks_node_group.autoscaled,
     aws_eks_addon.pod_identity_agent,
     aws_eks_pod_identity_association.ebs_csi,
     aws_iam_role_policy_attachment.ebs_csi,

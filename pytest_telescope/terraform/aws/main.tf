@@ -169,10 +169,20 @@ resource "aws_launch_template" "this" {
       tags          = local.tags
     }
   }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for zone in each.value.zones : contains(local.zones, zone)])
+      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be among the cluster's zones ${jsonencode(local.zones)}."
+    }
+  }
 }
 
+# Two node group resources, because ignore_changes cannot depend on the pool: the desired size of
+# a pool of a fixed size is Terraform's (applied again with another count, the group scales: the
+# cluster CRUD suite), that of an autoscaled pool the cluster autoscaler's.
 resource "aws_eks_node_group" "this" {
-  for_each = module.node_pools.pools
+  for_each = { for name, pool in module.node_pools.pools : name => pool if pool.max_count == null }
 
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
@@ -183,12 +193,10 @@ resource "aws_eks_node_group" "this" {
   labels          = each.value.labels
   tags            = local.tags
 
-  # An autoscaled pool (max_count set) starts at count; EKS tags its Auto Scaling group for the
-  # cluster autoscaler's auto-discovery (k8s.io/cluster-autoscaler/enabled).
   scaling_config {
     desired_size = each.value.count
-    min_size     = coalesce(each.value.min_count, each.value.count)
-    max_size     = coalesce(each.value.max_count, max(each.value.count, 1))
+    min_size     = each.value.count
+    max_size     = max(each.value.count, 1)
   }
 
   dynamic "taint" {
@@ -208,14 +216,46 @@ resource "aws_eks_node_group" "this" {
   # Nodes need their IAM policies and a route to the internet to join;
   # destroying those first would strand the node group's deletion.
   depends_on = [aws_iam_role_policy_attachment.node, aws_route_table_association.this]
+}
+
+resource "aws_eks_node_group" "autoscaled" {
+  for_each = { for name, pool in module.node_pools.pools : name => pool if pool.max_count != null }
+
+  cluster_name    = aws_eks_cluster.this.name
+  node_group_name = each.key
+  node_role_arn   = aws_iam_role.node.arn
+  subnet_ids      = [for zone in each.value.zones : aws_subnet.this[zone].id]
+  ami_type        = var.ami_type
+  instance_types  = [each.value.machine_size]
+  labels          = each.value.labels
+  tags            = local.tags
+
+  # Starts at count; EKS tags its Auto Scaling group for the cluster autoscaler's auto-discovery
+  # (k8s.io/cluster-autoscaler/enabled).
+  scaling_config {
+    desired_size = each.value.count
+    min_size     = each.value.min_count
+    max_size     = each.value.max_count
+  }
+
+  dynamic "taint" {
+    for_each = each.value.taints
+    content {
+      key    = taint.value.key
+      value  = taint.value.value == "" ? null : taint.value.value
+      effect = module.node_pools.taint_effects[taint.value.effect]
+    }
+  }
+
+  launch_template {
+    id      = aws_launch_template.this[each.key].id
+    version = aws_launch_template.this[each.key].latest_version
+  }
+
+  depends_on = [aws_iam_role_policy_attachment.node, aws_route_table_association.this]
 
   lifecycle {
-    # The cluster autoscaler changes the desired size of an autoscaled pool.
+    # The cluster autoscaler changes the desired size.
     ignore_changes = [scaling_config[0].desired_size]
-
-    precondition {
-      condition     = alltrue([for zone in each.value.zones : contains(local.zones, zone)])
-      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be among the cluster's zones ${jsonencode(local.zones)}."
-    }
   }
 }

@@ -27,7 +27,7 @@ output "kubeconfig" {
 output "node_pools" {
   description = "Every node group, the system group included: name => {count, labels, zones}. Nodes carry the EKS label eks.amazonaws.com/nodegroup=<name>."
   value = {
-    for name, group in aws_eks_node_group.this : name => {
+    for name, group in merge(aws_eks_node_group.this, aws_eks_node_group.autoscaled) : name => {
       count  = module.node_pools.pools[name].count
       labels = module.node_pools.pools[name].labels
       zones  = module.node_pools.pools[name].zones

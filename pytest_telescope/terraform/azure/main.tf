@@ -64,15 +64,35 @@ resource "azurerm_kubernetes_cluster" "this" {
   }
 }
 
+# Two node pool resources, because ignore_changes cannot depend on the pool: the node count of a
+# pool of a fixed size is Terraform's (applied again with another count, the pool scales: the
+# cluster CRUD suite), that of an autoscaled pool the cluster autoscaler's.
 resource "azurerm_kubernetes_cluster_node_pool" "this" {
-  for_each = local.node_pools
+  for_each = { for name, pool in local.node_pools : name => pool if pool.max_count == null }
 
   name                  = each.key
   kubernetes_cluster_id = azurerm_kubernetes_cluster.this.id
   mode                  = "User"
   vm_size               = each.value.machine_size
   node_count            = each.value.count
-  auto_scaling_enabled  = each.value.max_count != null
+  zones                 = length(each.value.zones) > 0 ? each.value.zones : null
+  node_labels           = each.value.labels
+  node_taints           = [for taint in each.value.taints : taint.value == "" ? "${taint.key}:${taint.effect}" : "${taint.key}=${taint.value}:${taint.effect}"]
+  os_disk_size_gb       = each.value.os_disk_size_gb
+  os_disk_type          = each.value.os_disk_type
+  orchestrator_version  = var.kubernetes_version
+  tags                  = local.tags
+}
+
+resource "azurerm_kubernetes_cluster_node_pool" "autoscaled" {
+  for_each = { for name, pool in local.node_pools : name => pool if pool.max_count != null }
+
+  name                  = each.key
+  kubernetes_cluster_id = azurerm_kubernetes_cluster.this.id
+  mode                  = "User"
+  vm_size               = each.value.machine_size
+  node_count            = each.value.count
+  auto_scaling_enabled  = true
   min_count             = each.value.min_count
   max_count             = each.value.max_count
   zones                 = length(each.value.zones) > 0 ? each.value.zones : null
@@ -84,7 +104,7 @@ resource "azurerm_kubernetes_cluster_node_pool" "this" {
   tags                  = local.tags
 
   lifecycle {
-    # The cluster autoscaler changes the node count of an autoscaled pool.
+    # The cluster autoscaler changes the node count.
     ignore_changes = [node_count]
   }
 }

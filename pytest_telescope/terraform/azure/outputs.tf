@@ -35,7 +35,7 @@ output "node_pools" {
       }
     },
     {
-      for name, pool in azurerm_kubernetes_cluster_node_pool.this : name => {
+      for name, pool in merge(azurerm_kubernetes_cluster_node_pool.this, azurerm_kubernetes_cluster_node_pool.autoscaled) : name => {
         count  = local.node_pools[name].count
         labels = local.node_pools[name].labels
         zones  = local.node_pools[name].zones

@@ -85,8 +85,11 @@ resource "google_container_cluster" "this" {
   }
 }
 
+# Two node pool resources, because ignore_changes cannot depend on the pool: the node count of a
+# pool of a fixed size is Terraform's (applied again with another count, the pool scales: the
+# cluster CRUD suite), that of an autoscaled pool the cluster autoscaler's.
 resource "google_container_node_pool" "this" {
-  for_each = module.node_pools.pools
+  for_each = { for name, pool in module.node_pools.pools : name => pool if pool.max_count == null }
 
   name           = each.key
   cluster        = google_container_cluster.this.id
@@ -95,14 +98,56 @@ resource "google_container_node_pool" "this" {
   # GKE counts nodes per zone.
   node_count = each.value.count / length(each.value.zones)
 
-  # The cluster autoscaler's bounds of an autoscaled pool, in all its zones together.
-  dynamic "autoscaling" {
-    for_each = each.value.max_count == null ? [] : [each.value]
-    content {
-      total_min_node_count = autoscaling.value.min_count
-      total_max_node_count = autoscaling.value.max_count
-      location_policy      = "ANY"
+  management {
+    auto_repair  = true
+    auto_upgrade = var.kubernetes_version == null
+  }
+
+  node_config {
+    machine_type    = each.value.machine_size
+    disk_size_gb    = each.value.os_disk_size_gb
+    disk_type       = each.value.os_disk_type
+    labels          = each.value.labels
+    resource_labels = local.labels
+    oauth_scopes    = ["https://www.googleapis.com/auth/cloud-platform"]
+
+    dynamic "taint" {
+      for_each = each.value.taints
+      content {
+        key    = taint.value.key
+        value  = taint.value.value
+        effect = module.node_pools.taint_effects[taint.value.effect]
+      }
     }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for zone in each.value.zones : startswith(zone, "${var.region}-")])
+      error_message = "Node pool ${each.key}: zones ${jsonencode(each.value.zones)} must be in region ${var.region}."
+    }
+    precondition {
+      condition     = each.value.count % length(each.value.zones) == 0
+      error_message = "Node pool ${each.key}: count ${each.value.count} must be a multiple of its ${length(each.value.zones)} zones (GKE puts the same number of nodes in each zone)."
+    }
+  }
+}
+
+resource "google_container_node_pool" "autoscaled" {
+  for_each = { for name, pool in module.node_pools.pools : name => pool if pool.max_count != null }
+
+  name           = each.key
+  cluster        = google_container_cluster.this.id
+  location       = var.region
+  node_locations = each.value.zones
+  # GKE counts nodes per zone.
+  node_count = each.value.count / length(each.value.zones)
+
+  # The cluster autoscaler's bounds, in all the pool's zones together.
+  autoscaling {
+    total_min_node_count = each.value.min_count
+    total_max_node_count = each.value.max_count
+    location_policy      = "ANY"
   }
 
   management {
@@ -129,7 +174,7 @@ resource "google_container_node_pool" "this" {
   }
 
   lifecycle {
-    # The cluster autoscaler changes the node count of an autoscaled pool.
+    # The cluster autoscaler changes the node count.
     ignore_changes = [node_count]
 
     precondition {

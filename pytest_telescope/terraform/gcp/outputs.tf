@@ -27,7 +27,7 @@ output "kubeconfig" {
 output "node_pools" {
   description = "Every node pool, the system pool included: name => {count (total over its zones), labels, zones}. Nodes carry the GKE label cloud.google.com/gke-nodepool=<name>."
   value = {
-    for name, pool in google_container_node_pool.this : name => {
+    for name, pool in merge(google_container_node_pool.this, google_container_node_pool.autoscaled) : name => {
       count  = module.node_pools.pools[name].count
       labels = module.node_pools.pools[name].labels
       zones  = module.node_pools.pools[name].zones
