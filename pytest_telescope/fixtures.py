@@ -1,15 +1,18 @@
-"""The fixtures a benchmark asks for: its target and case, ``record_samples``, the tools'
-binaries and image, kwok virtual nodes. Registered by the plugin's ``pytest_configure``."""
+"""The fixtures a benchmark asks for: its target and case, its target's Terraform module,
+``record_samples``, the tools' binaries and image, kwok virtual nodes. Registered by the
+plugin's ``pytest_configure``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from pytest_telescope import process
 from pytest_telescope import scenario as scenarios
 from pytest_telescope.options import path_setting, setting
+from pytest_telescope.provision.applied import AppliedModule
 from pytest_telescope.session import KERNEL, MEASUREMENTS, RECORDER, TELESCOPE
 from pytest_telescope.shard import parameter
 from pytest_telescope.targets import Target, TargetSpec
@@ -28,6 +31,18 @@ def target(request: pytest.FixtureRequest) -> Target:
     target = telescope.pool.get(request.param)
     telescope.provisioning.record_thresholds(telescope.pool, request.param)
     return target
+
+
+@pytest.fixture
+def target_terraform(request: pytest.FixtureRequest, target: Target) -> Iterator[AppliedModule]:
+    """The Terraform module and state the test's target was applied with: ``apply(**changes)``
+    applies it again with some of the scenario's inputs changed and returns what Terraform timed.
+    When the test ends the target is applied as it was provisioned, if a change is left."""
+    telescope, spec = request.config.stash[TELESCOPE], parameter(request.node, "target")
+    module = telescope.pool.applied_module(spec)
+    yield module
+    with telescope.pool.exclusive(spec):  # the test's hold on the target ended with its call
+        module.restore()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pytest_terraform import tf
 
 from pytest_telescope.errors import ProvisionError, TelescopeError
 from pytest_telescope.progress import Progress
+from pytest_telescope.provision.applied import VARIABLES_FILE, AppliedModule, recorded_runner
 from pytest_telescope.provision.runs import OWNER_FILE, check_run_id, locked, owner_alive, read_owner
 from pytest_telescope.provision.terraform import (
     SHIPPED_MODULES,
@@ -170,7 +171,7 @@ class TargetPool:
         check_inputs(spec.cloud, inputs, variables, module_dir)
         (directory / "module").write_text(str(module_dir))
         (directory / "spec").write_text(what)
-        (directory / "variables.json").write_text(json.dumps(variables))
+        (directory / VARIABLES_FILE).write_text(json.dumps(variables))
         runner = TerraformRunner(module_dir, directory / "work", variables, self.progress, what)
         with self.progress.phase("provision", what):
             try:
@@ -205,6 +206,15 @@ class TargetPool:
             error = json.loads(failure.read_text())["error"] if failure.is_file() else None
             found.append(Provisioned(directory.name, _read_samples(directory / TIMINGS_FILE), thresholds, error))
         return found
+
+    def applied_module(self, spec: TargetSpec) -> AppliedModule:
+        """The Terraform module and state ``spec``'s target was applied with, to apply again with some of
+        the scenario's inputs changed."""
+        directory = self.directory(spec)
+        if not (directory / "module").exists():
+            raise ProvisionError(f"{spec}: not made by a Terraform module of this run (a cluster of your own): nothing to apply again")
+        inputs = PROVIDERS[spec.cloud].provisioned(spec.settings)
+        return AppliedModule(directory, self.progress, frozenset(inputs))
 
     def add_thresholds(self, spec: TargetSpec, thresholds: list[dict]) -> None:
         """Record thresholds on a target's provisioning (plain data: the controller judges them)."""
@@ -265,12 +275,12 @@ def destroy(directory: Path, progress: Progress) -> list[Sample]:
         except TelescopeError as error:
             if not provisioned:
                 raise ProvisionError(f"{error}\n  namespaces recorded in {directory / kubernetes.RECORD_FILE}") from None
-        if not provisioned and (directory / "variables.json").exists():
+        if not provisioned and (directory / VARIABLES_FILE).exists():
             provisioned = _recover(directory, progress)
         if provisioned:
             # A failure's text may quote the state's credentials, also when the janitor destroys.
             progress.hide(tf.TerraformState.from_file(str(directory / "terraform.tfstate")).outputs)
-            runner, what = _runner(directory, progress)
+            runner, what = recorded_runner(directory, progress)
             with progress.phase("destroy", what):
                 try:
                     runner.destroy()
@@ -305,7 +315,7 @@ def _recover(directory: Path, progress: Progress) -> bool:
     what it made is recorded nowhere. Applying again records it (a step that finds its resource
     already made may fail, the state keeps the rest), for the destroy that follows; returns
     whether there is state now."""
-    runner, what = _runner(directory, progress)
+    runner, what = recorded_runner(directory, progress)
     with progress.phase("recover", f"{what} (Terraform ended before it wrote its state)"):
         try:
             runner.init()
@@ -313,11 +323,3 @@ def _recover(directory: Path, progress: Progress) -> bool:
         except subprocess.CalledProcessError:
             pass  # what it could not make again is in the state all the same, tainted
     return (directory / "terraform.tfstate").exists()
-
-
-def _runner(directory: Path, progress: Progress) -> tuple[TerraformRunner, str]:
-    """The runner of the module, variables and target that ``directory`` records."""
-    module_dir = Path((directory / "module").read_text())
-    variables = json.loads((directory / "variables.json").read_text())
-    what = (directory / "spec").read_text()
-    return TerraformRunner(module_dir, directory / "work", variables, progress, what), what

@@ -183,10 +183,14 @@ def failure_text(error: subprocess.CalledProcessError, module_dir: str) -> str:
     return f"{Path(error.cmd[0]).name} {error.cmd[1]} failed (status {error.returncode}) in {module_dir}\n{tail}"
 
 
+def declared_variables(module_dir: Path) -> set[str]:
+    return set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
+
+
 def check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
     """Terraform ignores a TF_VAR_ its module does not declare: a misspelt input would silently leave
     the module's default (a cluster of another shape). And the plugin's own inputs are not the scenario's."""
-    declared = set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
+    declared = declared_variables(module_dir)
     where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
     for name in variables:
         if name not in declared:
