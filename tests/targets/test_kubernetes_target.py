@@ -101,6 +101,30 @@ def test_a_long_wait_for_nodes_says_how_it_goes_without_verbose_output(api, monk
     assert line.endswith(" s of 900 s)")
 
 
+def test_a_pool_scaled_up_is_waited_for_until_its_new_nodes_are_ready(api):
+    one, joining = [aks_node("crud-0", "crud")], [aks_node("crud-0", "crud"), aks_node("crud-1", "crud", ready=False)]
+    api.node_lists = [one, joining, [aks_node("crud-0", "crud"), aks_node("crud-1", "crud")]]
+    make_target(api, {"ready_timeout": 5}).wait_for_pool("crud", 2)
+    assert api.node_queries == [{"labelSelector": "kubernetes.azure.com/agentpool=crud", "resourceVersion": "0"}] * 3
+
+
+def test_a_pool_scaled_down_or_deleted_is_waited_for_until_its_nodes_are_gone(api):
+    api.node_lists = [[aks_node("crud-0", "crud"), aks_node("crud-1", "crud")], [aks_node("crud-0", "crud")], []]
+    target = make_target(api, {"ready_timeout": 5})
+    target.wait_for_pool("crud", 1)
+    target.wait_for_pool("crud", 0)
+    assert len(api.node_queries) == 3
+
+
+def test_a_pool_that_does_not_reach_its_count_in_time_says_what_it_has(api):
+    api.nodes = [aks_node("crud-0", "crud"), aks_node("crud-1", "crud", ready=False)]
+    with pytest.raises(ProvisionError) as error:
+        make_target(api, {"ready_timeout": 0}, cloud="eks").wait_for_pool("crud", 3)
+    message = str(error.value)
+    assert message.startswith("eks cluster: not ready for benchmarks after 0 s:\n")
+    assert "node pool crud: 0 nodes, 0 of them Ready and schedulable, expected 3 (eks.amazonaws.com/nodegroup=crud)" in message
+
+
 def test_on_a_large_cluster_validate_lists_only_the_benchmarks_nodes_from_the_cache(api):
     pools = {"server": {"count": 1, "labels": {"telescope-role": "server"}}, "client": {"count": 1, "labels": {"telescope-role": "client"}}}
     by_role = {"node_selectors": {"server": {"telescope-role": "server"}, "client": {"telescope-role": "client"}}}

@@ -160,6 +160,22 @@ class KubernetesTarget(Target):
             waiting.tell(f"{self.cloud} cluster: waiting for nodes: {problems[0]}")
             time.sleep(self._poll_interval)
 
+    def wait_for_pool(self, name: str, count: int) -> None:
+        """Until node pool ``name`` has ``count`` nodes, every one Ready and schedulable: after it was
+        created or scaled (0: deleted), within ``ready_timeout``."""
+        waiting = Waiting(self.settings.ready_timeout, self._say)
+        selector = f"{POOL_LABELS[self.cloud]}={name}"
+        while True:
+            nodes = self.nodes(selector)
+            usable = sum(1 for node in nodes if node.usable)
+            if len(nodes) == usable == count:
+                return
+            problem = f"node pool {name}: {len(nodes)} nodes, {usable} of them Ready and schedulable, expected {count} ({selector})"
+            if waiting.over:
+                raise ProvisionError(not_ready_report(f"{self.cloud} cluster", self.settings.ready_timeout, [problem], nodes))
+            waiting.tell(f"{self.cloud} cluster: waiting for nodes: {problem}")
+            time.sleep(self._poll_interval)
+
     def endpoint(self, role: str) -> PodEndpoint:
         if role not in ROLES:
             raise ProvisionError(f"the {self.cloud} target has no {role!r} endpoint (it has {', '.join(ROLES)})")
