@@ -99,7 +99,7 @@ def load(path: Path) -> Scenario:
         defaults=defaults,
         measurements=measurements,
         metrics=metrics,
-        judged=frozenset(tool.METRICS) | frozenset(document.get("baseline_metrics", [])),
+        judged=frozenset(getattr(tool, "JUDGED", tool.METRICS)) | frozenset(document.get("baseline_metrics", [])),
         kernel=programs,
     )
 

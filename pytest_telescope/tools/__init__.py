@@ -5,7 +5,8 @@ from a case's parameters (given as keyword-only arguments), and
 ``parse(output)`` turns the tool's output into samples. ``METRICS`` names
 every metric ``parse`` can emit, with its ``Metric`` (unit, which way is
 better); optional ``DEFAULT_SLO`` holds thresholds that apply unless a
-scenario replaces them.
+scenario replaces them, and optional ``JUDGED`` the metrics a baseline
+judges when not all of them (a cloud's API call is shown, not judged).
 
 A tool from outside this package is registered under its name through the
 entry-point group ``pytest_telescope.tools`` or the pytest hook

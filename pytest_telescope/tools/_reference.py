@@ -17,7 +17,8 @@ Generated from the code by `python -m pytest_telescope.tools._reference > docs/t
 A case of a scenario sets the parameters (docs/scenarios.md); a threshold or a baseline names the metrics.
 **better** says which way a metric improves: a baseline comparison calls a change the other way a regression,
 and never calls a change of a metric that is better `neither` way one. By default a baseline judges only
-these metrics, never the golden signals (docs/prometheus.md); a scenario's `baseline_metrics` adds others.
+these metrics (but those shown, not judged), never the golden signals (docs/prometheus.md); a scenario's
+`baseline_metrics` adds others.
 """
 
 
@@ -37,7 +38,8 @@ def _tool(name: str, tool) -> str:
         elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
             lines.append(f"| `CL2_*` | {_type(parameter)} | | any other override of the test config, by its own name |")
     lines += ["", "| metric | unit | better |", "|---|---|---|"]
-    lines += [f"| `{metric}` | {m.unit} | {m.better} |" for metric, m in tool.METRICS.items()]
+    judged = getattr(tool, "JUDGED", tool.METRICS)
+    lines += [f"| `{metric}` | {m.unit} | {m.better}{'' if metric in judged else ' (shown, not judged)'} |" for metric, m in tool.METRICS.items()]
     return "\n".join(lines) + "\n"
 
 

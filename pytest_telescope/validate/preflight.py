@@ -106,6 +106,8 @@ def check(scenario: Scenario, cloud: str, *, facts: dict | None = None) -> list[
     def misfit(pool: str, problem: str, fix: str) -> Misfit:
         return Misfit(scenario.path, cloud, pool, problem, fix)
 
+    if scenario.benchmark == "cluster_crud":
+        return _cluster_crud(cloud, shape, scenario, facts, misfit)
     if not shape.get("node_pools"):
         return [misfit("", "no node pools declared, so the module's one system node would be all", f"declare target.{cloud}.cluster.node_pools sized for the suite")]
     pools, problems = _pools(cloud, shape, facts, misfit)
@@ -332,6 +334,26 @@ def _autoscale(cloud: str, pools: list[Pool], overrides: dict, facts: dict, misf
     elif fixed + needed != up:
         problems.append(misfit(pool.name, f"{pod_count} pods at {per_node} per node make {fixed + needed} nodes in all, not nodes_after_scale_up {up}",
                                f"pod_count {(up - fixed) * per_node} for {up} nodes"))
+    return problems
+
+
+# --- cluster CRUD ---------------------------------------------------------------------------
+
+
+def _cluster_crud(cloud: str, shape: dict, scenario: Scenario, facts: dict, misfit) -> list[Misfit]:
+    """The pool each case makes needs a name of its own in the cluster, and a machine size the facts know."""
+    names = {"system", *(pool["name"] for pool in shape.get("node_pools", []))}
+    sizes = facts["instance_types"][cloud]["types"]
+    problems = []
+    for case in scenario.cases:
+        params = {**scenario.defaults, **case.params}
+        if params["pool"] in names:
+            problems.append(misfit(params["pool"], "the cluster has a pool of that name, and the test creates and deletes its own",
+                                   "give the case's pool another name"))
+        size = params[f"{cloud}_machine_size"]
+        if size not in sizes:
+            problems.append(misfit(params["pool"], f"machine size {size} is not in cluster_facts.yaml",
+                                   f"add its vCPUs, memory and max pods to pytest_telescope/validate/cluster_facts.yaml with their source, or use one of {', '.join(sizes)}"))
     return problems
 
 

@@ -124,6 +124,7 @@ class FakeApiServerDouble:
     def __init__(self):
         self.nodes: list[dict] = []
         self.node_lists: list[list[dict]] = []  # if set, each list_node answers the next one (the last repeats)
+        self.nodes_from = None  # if set, a function each list_node asks for the nodes: the cluster changes meanwhile
         self.namespaces: set[str] = set()
         self.pods: dict[tuple[str, str], dict] = {}
         self.pvcs: dict[tuple[str, str], dict] = {}
@@ -200,7 +201,10 @@ class FakeApiServerDouble:
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         if path == "/api/v1/nodes":
             self.node_queries.append({key: values[0] for key, values in (query or {}).items()})
-            nodes = self.node_lists.pop(0) if len(self.node_lists) > 1 else (self.node_lists or [self.nodes])[0]
+            if self.nodes_from is not None:
+                nodes = self.nodes_from()
+            else:
+                nodes = self.node_lists.pop(0) if len(self.node_lists) > 1 else (self.node_lists or [self.nodes])[0]
             selected = [n for n in nodes if selects(self.node_queries[-1].get("labelSelector", ""), n["metadata"]["labels"])]
             return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": selected}
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 3 and method == "POST":

@@ -42,7 +42,7 @@ CORPUS = [
     ("unknown-key", GOOD + "thresholds: {}\n", None, [], r"iperf3\.yaml: thresholds: unknown key \(known here: benchmark,"),
     ("unknown-target-setting", GOOD + "target: {local: {rate: 100}}\n", None, [], r"iperf3\.yaml: target\.local\.rate: unknown key \(known here: rate_mbit, delay_ms, loss_percent\)"),
     ("unknown-cloud", "benchmark: iperf3\nclouds: [azure]\n", None, [], r"iperf3\.yaml: clouds\.0: 'azure' is not one of"),
-    ("unknown-tool", "benchmark: ping\n", None, [], r"iperf3\.yaml: benchmark: unknown tool 'ping'; known: clusterloader2, fio, iperf3, kperf"),
+    ("unknown-tool", "benchmark: ping\n", None, [], r"iperf3\.yaml: benchmark: unknown tool 'ping'; known: cluster_crud, clusterloader2, fio, iperf3, kperf"),
     ("unknown-parameter", GOOD + "matrix: {streams: [1, 2]}\n", None, [], r"iperf3\.yaml: matrix\.streams: unknown parameter \(known: protocol, duration,"),
     ("wrong-type-number", "benchmark: iperf3\nparams: {duration: soon}\n", None, [], r"iperf3\.yaml: params\.duration: must be a number, not 'soon'"),
     ("wrong-type-bool", "benchmark: iperf3\nparams: {reverse: 1}\n", None, [], r"iperf3\.yaml: params\.reverse: must be true or false, not 1"),

@@ -167,7 +167,7 @@ BAD = [
         "101 is greater than the maximum of 100",
         id="loss-over-100-percent",
     ),
-    pytest.param("benchmark: ping\n", "benchmark", "unknown tool 'ping'; known: clusterloader2, fio, iperf3, kperf", id="unknown-tool"),
+    pytest.param("benchmark: ping\n", "benchmark", "unknown tool 'ping'; known: cluster_crud, clusterloader2, fio, iperf3, kperf", id="unknown-tool"),
     pytest.param(
         "benchmark: iperf3\nparams: {threads: 2}\n",
         "params.threads",

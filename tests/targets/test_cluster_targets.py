@@ -254,7 +254,13 @@ def test_every_cloud_lists_the_local_cases_and_the_clusters_share_theirs():
         assert local - local_only <= cases and not local_only & cases
     cross_zone = {case for case in clusters["aks"] if "test_iperf3_cross_zone" in case}  # AKS zone names
     assert cross_zone and clusters["aks"] - cross_zone == clusters["eks"] == clusters["gke"]
-    assert clusters["existing"] == clusters["eks"] - {case for case in clusters["eks"] if "test_cl2_autoscale" in case}
+    # An existing cluster has no autoscaled pool of ours, nor a module to add a pool with.
+    made_by_a_module = {case for case in clusters["eks"] if "test_cl2_autoscale" in case or "test_node_pool_crud" in case}
+    assert clusters["existing"] == clusters["eks"] - made_by_a_module
+    assert {case for case in clusters["aks"] if "test_node_pool_crud" in case} == {
+        "benchmarks/kubernetes/test_cluster_crud.py::test_node_pool_crud[<cloud>-one-to-three-nodes]",
+        "benchmarks/kubernetes/test_cluster_crud.py::test_node_pool_crud[<cloud>-zero-to-two-nodes]",
+    }
 
 
 @pytest.fixture

@@ -89,8 +89,30 @@ def test_every_cluster_suite_declares_its_shape_on_aks_eks_and_gke():
     for path in SUITES:
         suite = scenario.load(path)
         for cloud in preflight.CLUSTER_CLOUDS:
-            if cloud in suite.clouds:
+            if cloud in suite.clouds and suite.benchmark != "cluster_crud":  # that one makes its pool itself
                 assert suite.target_settings(cloud).get("cluster", {}).get("node_pools"), f"{path.name}: no {cloud} node pools"
+
+
+CLUSTER_CRUD = {
+    "benchmark": "cluster_crud",
+    "clouds": ["aks", "gke"],
+    "target": {"aks": {"cluster": {"node_pools": [{"name": "crud", "count": 1, "machine_size": "Standard_D4s_v5"}]}}},
+    "params": {"gke_machine_size": "e2-giant-7"},
+}
+
+
+def test_the_cluster_crud_pool_needs_a_name_of_its_own_in_the_cluster(tmp_path):
+    message = only(timed_check(write_suite(tmp_path, CLUSTER_CRUD), "aks"))
+    assert message == (
+        "suite.yaml on aks, pool crud: the cluster has a pool of that name, and the test creates and deletes its own; "
+        "fix: give the case's pool another name"
+    )
+    assert not timed_check(write_suite(tmp_path, {**CLUSTER_CRUD, "params": {"pool": "churn"}}, "churn.yaml"), "aks")
+
+
+def test_the_cluster_crud_pool_needs_a_machine_size_the_facts_know(tmp_path):
+    message = only(timed_check(write_suite(tmp_path, CLUSTER_CRUD), "gke"))
+    assert message.startswith("suite.yaml on gke, pool crud: machine size e2-giant-7 is not in cluster_facts.yaml; fix: add its vCPUs")
 
 
 def test_a_suite_without_a_shape_misfits(tmp_path):

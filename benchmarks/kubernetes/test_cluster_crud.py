@@ -1,0 +1,24 @@
+"""A node pool's lifecycle through the cluster's Terraform module (Telescope's k8s-cluster-crud)."""
+
+import time
+
+import pytest
+
+from pytest_telescope.provision.applied import ApplyFailed
+from pytest_telescope.tools import cluster_crud
+
+
+@pytest.mark.scenario("cluster-crud.yaml")
+def test_node_pool_crud(target, case, record_samples, target_terraform):
+    node_pools = target_terraform.variables.get("node_pools", [])
+    for operation in cluster_crud.command(node_pools, target.cloud, **case.params):
+        time.sleep(operation.pause)
+        started = time.monotonic()
+        try:
+            applied = target_terraform.apply(node_pools=operation.node_pools)
+        except ApplyFailed as failed:
+            record_samples(cluster_crud.parse(operation, failed.applied.seconds, failed.applied.resources))
+            raise
+        record_samples(cluster_crud.parse(operation, applied.seconds, applied.resources))
+        target.wait_for_pool(operation.pool, operation.count)
+        record_samples([cluster_crud.duration(operation, time.monotonic() - started)])

@@ -1,0 +1,108 @@
+"""The cluster CRUD suite (``benchmarks/kubernetes/test_cluster_crud.py``) through the plugin.
+
+Its aks target is made by ``doubles/fake_cluster_module``, standing in for ``terraform/azure`` and
+applied, then applied again for each operation, by the real Terraform: a node pool is a
+``terraform_data``, each of its nodes another that writes a file. ``FakeApiServerDouble`` lists a
+Ready node for each such file, so the suite waits for the nodes that the module's apply made.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from doubles.fake_apiserver import FakeApiServerDouble, node_json
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "benchmarks" / "kubernetes"
+FAKE_CLUSTER_MODULE = REPO / "tests" / "doubles" / "fake_cluster_module"
+AGENTPOOL = "kubernetes.azure.com/agentpool"
+
+
+@pytest.fixture
+def crud_suite(benchmark_suite, monkeypatch):
+    """The suite's test and scenario as they are, but for the pause between operations and the wait
+    for nodes; the fake module as the user's terraform/azure; a fake cluster whose nodes it makes."""
+    pytester = benchmark_suite
+    shutil.copy(SUITE / "test_cluster_crud.py", pytester.path / "test_suite_cluster_crud.py")  # tests/ has a module of its name
+    scenario = yaml.safe_load((SUITE / "cluster-crud.yaml").read_text())
+    scenario["params"]["pause"] = 0
+    scenario["target"]["aks"]["ready_timeout"] = 30
+    (pytester.path / "cluster-crud.yaml").write_text(yaml.safe_dump(scenario))
+    shutil.copytree(FAKE_CLUSTER_MODULE, pytester.path / "terraform" / "azure")
+    nodes = pytester.path / "nodes"
+    nodes.mkdir()
+    with FakeApiServerDouble() as api:
+        api.nodes_from = lambda: [node_json(n.name, labels={AGENTPOOL: n.name.rsplit("-", 1)[0]}) for n in sorted(nodes.iterdir())]
+        monkeypatch.setenv("TF_VAR_fake_kubeconfig", api.kubeconfig())
+        monkeypatch.setenv("TF_VAR_fake_nodes_dir", str(nodes))
+        pytester.makeini("[pytest]\ntelescope_prometheus = off\naddopts = -p no:terraform -p no:cacheprovider\n")
+        yield pytester
+
+
+def read_rows(pytester) -> list[dict]:
+    (results,) = (pytester.path / "results").glob("*/results.jsonl")
+    return [json.loads(line) for line in results.read_text().splitlines()]
+
+
+def test_a_pool_is_created_scaled_up_and_down_and_deleted_each_operation_timed(crud_suite):
+    result = crud_suite.runpytest("-m", "aks", "-k", "one-to-three-nodes")
+
+    result.assert_outcomes(passed=1)
+    rows = [row for row in read_rows(crud_suite) if row["benchmark"] == "cluster_crud"]
+    by_metric = {}
+    for row in rows:
+        by_metric.setdefault(row["metric"], []).append(row)
+    operations = ("create", "scale_up", "scale_down", "delete")
+    totals = [by_metric[f"node_pool_{operation}_duration"] for operation in operations]
+    assert [[row["labels"] for row in total] for total in totals] == [
+        [{"pool": "crud", "nodes": nodes}] for nodes in ("1", "3", "1", "0")
+    ]
+    assert all(row["unit"] == "s" and row["better"] == "lower" and row["slo"]["verdict"] == "pass" for (row,) in totals)
+
+    resources = by_metric["node_pool_resource_duration"]
+    assert sorted((r["labels"]["operation"], r["labels"]["address"], r["labels"]["action"]) for r in resources) == sorted([
+        ("create", 'terraform_data.pool["crud"]', "create"),
+        ("create", 'terraform_data.node["crud-0"]', "create"),
+        ("scale_up", 'terraform_data.pool["crud"]', "update"),
+        ("scale_up", 'terraform_data.node["crud-1"]', "create"),
+        ("scale_up", 'terraform_data.node["crud-2"]', "create"),
+        ("scale_down", 'terraform_data.pool["crud"]', "update"),
+        ("scale_down", 'terraform_data.node["crud-1"]', "delete"),
+        ("scale_down", 'terraform_data.node["crud-2"]', "delete"),
+        ("delete", 'terraform_data.node["crud-0"]', "delete"),
+        ("delete", 'terraform_data.pool["crud"]', "delete"),
+    ])
+    # A node takes the module's sleep to create; an operation, its apply and then the wait for the nodes.
+    assert min(r["value"] for r in resources if r["labels"]["action"] == "create" and ".node[" in r["labels"]["address"]) >= 0.3
+    applies = {row["labels"]["operation"]: row["value"] for row in by_metric["node_pool_apply_duration"]}
+    assert list(applies) == list(operations)
+    assert all(total["value"] >= applies[operation] for operation, (total,) in zip(operations, totals))
+    # The run's destroy removed the target, as it was provisioned: no node, no state.
+    assert not list((crud_suite.path / "nodes").iterdir())
+    assert not any((crud_suite.path / ".telescope").iterdir())
+
+
+def test_a_failed_operation_keeps_what_it_timed_and_the_target_is_set_back(crud_suite):
+    """The cloud refuses the scale up's second node: the test fails with Terraform's error and keeps
+    what was timed until then; the target is then applied as it was provisioned."""
+    module = crud_suite.path / "terraform" / "azure" / "main.tf"
+    module.write_text(module.read_text().replace(
+        'command     = "sleep 0.3',
+        'command     = "test $(basename $FILE) != crud-1 || { echo no room for a second node >&2; exit 1; }; sleep 0.3',
+    ))
+
+    result = crud_suite.runpytest("-m", "aks", "-k", "one-to-three-nodes")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*terraform apply failed (status 1)*", "*no room for a second node*"])
+    rows = [row for row in read_rows(crud_suite) if row["benchmark"] == "cluster_crud"]
+    timed = {(row["metric"], row["labels"].get("operation"), row["labels"].get("address")) for row in rows}
+    assert ("node_pool_create_duration", None, None) in timed
+    assert {("node_pool_apply_duration", "scale_up", None), ("node_pool_resource_duration", "scale_up", 'terraform_data.node["crud-2"]')} <= timed
+    assert not any(metric in ("node_pool_scale_up_duration", "node_pool_delete_duration") for metric, _, _ in timed)
+    result.stdout.fnmatch_lines(["*apply aks (*) as it was provisioned: done in*"])
+    assert not list((crud_suite.path / "nodes").iterdir())
