@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -144,9 +146,58 @@ def pytest_sessionfinish(session):
 
 def run_suite(directory: Path, *args: str) -> tuple[float, dict[str, float]]:
     """Run pytest in ``directory``; its process wall time and each item's wall time (seconds)."""
-    import json
-
     wall_file = directory / "item-wall.json"
     env = {**os.environ, "PERF_ITEM_WALL": str(wall_file)}
     wall, _ = timed_run([PYTHON, "-m", "pytest", "-q", *args], cwd=directory, env=env)
     return wall, json.loads(wall_file.read_text())
+
+
+def listening(namespace: str | None, port: int) -> bool:
+    prefix = ["ip", "netns", "exec", namespace] if namespace else []
+    table = subprocess.run([*prefix, "cat", "/proc/net/tcp"], capture_output=True, text=True, check=True).stdout
+    return any(f":{port:04X} " in line and line.split()[3] == "0A" for line in table.splitlines()[1:])
+
+
+def bare_round(target, fio_file: Path, duration: int) -> tuple[float, float]:
+    """(iperf3 Mbit/s received, fio read IOPS) from the same commands run bare."""
+    from pytest_telescope.tools import fio, iperf3
+
+    server, client = target.endpoint("server"), target.endpoint("client")
+    in_server = ["ip", "netns", "exec", server.namespace] if server.namespace else []
+    in_client = ["ip", "netns", "exec", client.namespace] if client.namespace else []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen([*in_server, *iperf3.server_command(port, bind=server.address)], stdout=subprocess.DEVNULL)
+    try:
+        while not listening(server.namespace, port):
+            time.sleep(0.02)
+        output = subprocess.run(
+            [*in_client, *iperf3.command(server.address, port, duration=duration)], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        daemon.wait(timeout=30)
+    throughput = json.loads(output)["end"]["sum_received"]["bits_per_second"] / 1e6
+    fio_file.unlink(missing_ok=True)  # the plugin's target starts with an empty scratch dir too
+    argv = fio.command(str(fio_file), size="64M", runtime=duration, rw="randread", block_size="4k", iodepth=16)
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    iops = json.loads(output[output.index("{") :])["jobs"][0]["read"]["iops"]
+    return throughput, iops
+
+
+def paired(name: str, unit: str, a: list[float], b: list[float], a_name: str, b_name: str, limit: float) -> None:
+    """Prints A against B, measured in interleaved rounds: each side, the difference per round, the
+    noise floor (B against the next B), and whether the difference is within +-``limit`` percent."""
+    deltas = [(x - y) / y * 100 for x, y in zip(a, b)]
+    median_delta = (statistics.median(a) - statistics.median(b)) / statistics.median(b) * 100
+    width = max(len(a_name), len(b_name))
+    print(f"  {name}: {a_name:<{width}} {summary(a, ' ' + unit, 1)}")
+    print(f"  {name}: {b_name:<{width}} {summary(b, ' ' + unit, 1)}")
+    print(f"  {name}: paired difference per round {summary(deltas, ' %', 2)}")
+    noise = [(y - x) / x * 100 for x, y in zip(b, b[1:])]
+    print(f"  {name}: noise floor, {b_name} run vs the next {b_name} run {summary(noise, ' %', 2)}")
+    low, high = median_interval(deltas)
+    print(f"  {name}: 95 % interval of the median paired difference {low:+.2f} % .. {high:+.2f} %")
+    met = "MET" if abs(median_delta) <= limit else "MISSED"
+    resolved = "" if -limit <= low and high <= limit else f" (the interval is wider than +-{limit:g} %: more rounds are needed to tell)"
+    print(f"  {name}: difference of the medians {median_delta:+.2f} %   target within +-{limit:g} %: {met}{resolved}")

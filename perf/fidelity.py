@@ -20,18 +20,12 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PYTHON, heading, local_target, median_interval, summary, timed_run, write_suite  # noqa: E402
-
-from pytest_telescope.tools import fio, iperf3
+from _common import PYTHON, bare_round, heading, local_target, paired, summary, timed_run, write_suite  # noqa: E402
 
 SUITE = '''
 import time
@@ -94,37 +88,6 @@ def plugin_round(suite: Path, harness: list[float]) -> tuple[float, float]:
     return throughput, iops
 
 
-def listening(namespace: str | None, port: int) -> bool:
-    prefix = ["ip", "netns", "exec", namespace] if namespace else []
-    table = subprocess.run([*prefix, "cat", "/proc/net/tcp"], capture_output=True, text=True, check=True).stdout
-    return any(f":{port:04X} " in line and line.split()[3] == "0A" for line in table.splitlines()[1:])
-
-
-def bare_round(target, fio_file: Path, duration: int) -> tuple[float, float]:
-    """(iperf3 Mbit/s received, fio read IOPS) from the same commands run bare."""
-    server, client = target.endpoint("server"), target.endpoint("client")
-    in_server = ["ip", "netns", "exec", server.namespace] if server.namespace else []
-    in_client = ["ip", "netns", "exec", client.namespace] if client.namespace else []
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    daemon = subprocess.Popen([*in_server, *iperf3.server_command(port, bind=server.address)], stdout=subprocess.DEVNULL)
-    try:
-        while not listening(server.namespace, port):
-            time.sleep(0.02)
-        output = subprocess.run(
-            [*in_client, *iperf3.command(server.address, port, duration=duration)], capture_output=True, text=True, check=True
-        ).stdout
-    finally:
-        daemon.wait(timeout=30)
-    throughput = json.loads(output)["end"]["sum_received"]["bits_per_second"] / 1e6
-    fio_file.unlink(missing_ok=True)  # the plugin's target starts with an empty scratch dir too
-    argv = fio.command(str(fio_file), size="64M", runtime=duration, rw="randread", block_size="4k", iodepth=16)
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    iops = json.loads(output[output.index("{") :])["jobs"][0]["read"]["iops"]
-    return throughput, iops
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=6)
@@ -155,21 +118,7 @@ def main() -> None:
     print(f"  load average (1 min) after each round: {', '.join(f'{load:.2f}' for load in loads)}")
     print(f"  CPU the pytest process used while a tool ran, share of one CPU: {summary(harness, ' %', 3)}")
     for index, (name, unit) in enumerate((("iperf3 throughput_received", "Mbit/s"), ("fio read_iops", "IOPS"))):
-        a = [p[index] for p in plugin]
-        b = [p[index] for p in bare]
-        deltas = [(x - y) / y * 100 for x, y in zip(a, b)]
-        median_delta = (statistics.median(a) - statistics.median(b)) / statistics.median(b) * 100
-        print(f"  {name}: plugin {summary(a, ' ' + unit, 1)}")
-        print(f"  {name}: bare   {summary(b, ' ' + unit, 1)}")
-        print(f"  {name}: paired difference per round {summary(deltas, ' %', 2)}")
-        noise = [(y - x) / x * 100 for x, y in zip(b, b[1:])]
-        print(f"  {name}: noise floor, bare run vs the next bare run {summary(noise, ' %', 2)}")
-        low, high = median_interval(deltas)
-        print(f"  {name}: 95 % interval of the median paired difference {low:+.2f} % .. {high:+.2f} %")
-        met = "MET" if abs(median_delta) <= 3 else "MISSED"
-        resolved = "" if -3 <= low and high <= 3 else " (the interval is wider than +-3 %: more rounds are needed to tell)"
-        print(f"  {name}: difference of the medians {median_delta:+.2f} %   target within +-3 %: {met}{resolved}")
-
+        paired(name, unit, [p[index] for p in plugin], [p[index] for p in bare], "plugin", "bare", 3)
 
 if __name__ == "__main__":
     main()

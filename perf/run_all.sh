@@ -13,4 +13,5 @@ uptime
 "$python" perf/fidelity.py
 "$python" perf/veth_limit.py
 "$python" perf/measurements.py
+"$python" perf/kernel_overhead.py
 uptime
