@@ -10,16 +10,24 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 58
 
 
 def figures(rows: list[dict]) -> str:
-    """A figure per row with a histogram (the last repeat's, when a test repeated)."""
-    latest: dict[tuple[str, str], dict] = {}
+    """A figure per row with a histogram (the last repeat's, when a test repeated): one per test,
+    histogram and where it was taken (a cluster's role and node)."""
+    latest: dict[tuple, dict] = {}
     for row in rows:
         if row.get("histogram"):
-            latest[(row["test"], row["metric"])] = row
+            latest[(row["test"], row["metric"], tuple(sorted(row.get("labels", {}).items())))] = row
     return "".join(
         f"<figure><figcaption>{escape(_name(row['metric']))} of {escape(row['test'].rsplit('::', 1)[-1])}"
-        f" ({_count(row['value'])} events)</figcaption>{chart(row['histogram'])}</figure>"
+        f"{escape(_where(row.get('labels', {})))} ({_count(row['value'])} events)</figcaption>{chart(row['histogram'])}</figure>"
         for row in latest.values()
     )
+
+
+def _where(labels: dict) -> str:
+    """`` on server, node aks-server-0``: where a cluster's histogram was taken; nothing on the local target."""
+    parts = [labels["role"]] if "role" in labels else []
+    parts += [f"node {labels['node']}"] if "node" in labels else []
+    return f" on {', '.join(parts)}" if parts else ""
 
 
 def chart(histogram: dict) -> str:

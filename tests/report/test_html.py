@@ -292,3 +292,21 @@ def test_a_row_with_a_histogram_is_drawn_as_bars_beside_its_benchmarks_plots(cur
     assert "block_io_latency_count (count)" in shown  # its count is a metric like any other
     fio = section(page, "fio")  # the chart beside the tool's plots, the count folded with what is not judged
     assert fio.index("read_iops (IOPS)") < fio.index("block io latency of") < fio.index("<details>") < fio.index("block_io_latency_count (count)")
+
+
+def test_a_clusters_histograms_are_drawn_per_role_and_node(current):
+    (template,) = [r for r in current if r["test"] == RANDREAD and r["metric"] == "read_iops"]
+    histograms = {
+        ("server", "aks-server-0"): [[16, 31, 7]],
+        ("client", "aks-client-0"): [[64, 127, 9]],
+    }
+    rows = [
+        kernel_sample(template, "runqueue_latency_count", buckets[0][2], unit="count", labels={"role": role, "node": node},
+                      histogram={"unit": "us", "buckets": buckets})
+        for (role, node), buckets in histograms.items()
+    ]
+    shown = figures(render([*current, *rows]))
+    server = shown["runqueue latency of test_fio[local-randread-4k] on server, node aks-server-0 (7 events)"]
+    client = shown["runqueue latency of test_fio[local-randread-4k] on client, node aks-client-0 (9 events)"]
+    assert re.findall(r"<title>(.*?)</title>", server) == ["16–31 us: 7"]
+    assert re.findall(r"<title>(.*?)</title>", client) == ["64–127 us: 9"]
