@@ -10,6 +10,11 @@ namespaces of the local target (one TCP stream), fio 4k randread with iodepth 16
 file of this machine's disk. On the "attached" side the plugin's own ``Tracer`` runs the
 programs, as it does for a session: attached before the tools start, and asked for a
 snapshot before and after each tool, as around a test. Rounds alternate A B / B A.
+
+Then one more attached round with the kernel's BPF statistics on (sysctl
+kernel.bpf_stats_enabled, restored after): the CPU time the programs themselves ran and how
+many times, read from bpftrace's program file descriptors (/proc/<pid>/fdinfo). That cost
+does not drown in the tools' run-to-run noise, as their throughput does on a small VM.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,6 +43,54 @@ def attached_round(programs: tuple[str, ...], target, fio_file: Path, duration: 
     finally:
         tracer.stop()
     return figures, events(after) - events(before)
+
+
+def program_runs(pid: int) -> tuple[int, int]:
+    """(nanoseconds, runs) of the BPF programs the process ``pid`` holds, summed (kernel.bpf_stats_enabled)."""
+    nanoseconds = runs = 0
+    for fdinfo in Path(f"/proc/{pid}/fdinfo").iterdir():
+        fields = dict(line.split(":", 1) for line in fdinfo.read_text().splitlines() if ":" in line)
+        if "prog_type" in fields and "run_time_ns" in fields:
+            nanoseconds += int(fields["run_time_ns"])
+            runs += int(fields["run_cnt"])
+    return nanoseconds, runs
+
+
+def bpftrace_child() -> int:
+    """The pid of the bpftrace this process started (the ``Tracer``'s)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, comm, _, ppid = stat.read_text().split()[:4]
+        except OSError:
+            continue
+        if comm == "(bpftrace)" and int(ppid) == os.getpid():
+            return int(pid)
+    raise SystemExit("the tracer's bpftrace process was not found")
+
+
+def cost_round(programs: tuple[str, ...], target, fio_file: Path, duration: int) -> None:
+    """Prints the CPU time the programs ran for during one round of both tools, per run and as a share of the CPUs."""
+    setting = Path("/proc/sys/kernel/bpf_stats_enabled")
+    was = setting.read_text().strip()
+    setting.write_text("1")
+    tracer = Tracer(programs).start()
+    try:
+        pid = bpftrace_child()
+        nanoseconds, runs = program_runs(pid)
+        started = time.perf_counter()
+        bare_round(target, fio_file, duration)
+        wall = time.perf_counter() - started
+        after = program_runs(pid)
+    finally:
+        tracer.stop()
+        setting.write_text(was)
+    nanoseconds, runs = after[0] - nanoseconds, after[1] - runs
+    share = nanoseconds / (wall * 1e9 * os.cpu_count()) * 100
+    print(
+        f"  BPF programs during one round ({wall:.1f} s, kernel.bpf_stats_enabled): {runs:,} runs, "
+        f"{nanoseconds / 1e6:.0f} ms of CPU, {nanoseconds / max(runs, 1):.0f} ns per run, "
+        f"{share:.2f} % of {os.cpu_count()} CPUs"
+    )
 
 
 def events(maps: dict) -> int:
@@ -69,6 +123,7 @@ def main() -> None:
                 else:
                     detached.append(bare_round(target, fio_file, args.duration))
             loads.append(os.getloadavg()[0])
+        cost_round(programs, target, fio_file, args.duration)
     print(f"  load average (1 min) after each round: {', '.join(f'{load:.2f}' for load in loads)}")
     print(f"  histogram events the programs counted per attached round: {summary(counted, '', 0)}")
     for index, (name, unit) in enumerate((("iperf3 throughput_received", "Mbit/s"), ("fio read_iops", "IOPS"))):
