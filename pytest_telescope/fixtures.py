@@ -37,12 +37,12 @@ def target(request: pytest.FixtureRequest) -> Target:
 def target_terraform(request: pytest.FixtureRequest, target: Target) -> Iterator[AppliedModule]:
     """The Terraform module and state the test's target was applied with: ``apply(**changes)``
     applies it again with some of the scenario's inputs changed and returns what Terraform timed.
-    When the test ends the target is applied as it was provisioned, if a change is left."""
+    When the test ends the target is applied as it was provisioned, if a change is left: still
+    within the test's hold on the target (session.py), so no other test finds the change."""
     telescope, spec = request.config.stash[TELESCOPE], parameter(request.node, "target")
     module = telescope.pool.applied_module(spec)
     yield module
-    with telescope.pool.exclusive(spec):  # the test's hold on the target ended with its call
-        module.restore()
+    module.restore()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -45,6 +46,8 @@ RECORDER = pytest.StashKey[Recorder]()
 MEASUREMENTS = pytest.StashKey[tuple]()
 # Seconds the test waited for its target's lock: another test was measuring on it.
 LOCK_WAIT = pytest.StashKey[float]()
+# A test's hold on its target, from its call until its fixtures' teardown is done.
+HOLD = pytest.StashKey[contextlib.ExitStack]()
 PREFLIGHT = pytest.StashKey[str]()
 KERNEL = pytest.StashKey[tuple]()  # (the programs its scenario runs,): without, all of them
 
@@ -204,13 +207,24 @@ class Telescope:
             return (yield)
         recorder = item.stash.get(RECORDER, None)
         asked = time.monotonic()
+        # Released once the test's teardown is done: a fixture that changed the target sets it back
+        # (target_terraform) before another test has it.
+        hold = item.stash[HOLD] = contextlib.ExitStack()
+        hold.enter_context(self.pool.exclusive(parameter(item, "target")))
+        item.stash[LOCK_WAIT] = time.monotonic() - asked
         try:
-            with self.pool.exclusive(parameter(item, "target")):
-                item.stash[LOCK_WAIT] = time.monotonic() - asked
-                return (yield)
+            return (yield)
         finally:
             if recorder is not None:
                 recorder.target = target_metadata(target, self.fingerprints)  # after the test: a cluster creates its pods when used
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem):
+        try:
+            return (yield)
+        finally:
+            if HOLD in item.stash:
+                item.stash[HOLD].close()
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_pyfunc_call")
     def pytest_pyfunc_call_repeated(self, pyfuncitem: pytest.Function) -> bool | None:

@@ -10,7 +10,7 @@ from pytest_telescope.tools import cluster_crud
 
 @pytest.mark.scenario("cluster-crud.yaml")
 def test_node_pool_crud(target, case, record_samples, target_terraform):
-    node_pools = target_terraform.variables.get("node_pools", [])
+    node_pools = target_terraform.provisioned.get("node_pools", [])
     for operation in cluster_crud.command(node_pools, target.cloud, **case.params):
         time.sleep(operation.pause)
         started = time.monotonic()

@@ -106,3 +106,42 @@ def test_a_failed_operation_keeps_what_it_timed_and_the_target_is_set_back(crud_
     assert not any(metric in ("node_pool_scale_up_duration", "node_pool_delete_duration") for metric, _, _ in timed)
     result.stdout.fnmatch_lines(["*apply aks (*) as it was provisioned: done in*"])
     assert not list((crud_suite.path / "nodes").iterdir())
+
+
+SECOND_CASE_WAITS = """
+
+@pytest.fixture(autouse=True)
+def the_second_case_asks_for_the_cluster_while_the_first_fails(request):
+    import pathlib, time
+    if "zero-to-two-nodes" in request.node.name:
+        while not pathlib.Path({refused!r}).exists():
+            time.sleep(0.05)
+"""
+
+
+def test_under_xdist_a_failed_case_leaves_the_other_the_cluster_as_it_was_provisioned(crud_suite):
+    """The two cases share the cluster on two workers. The cloud refuses the first node asked of it,
+    the first case's: that case fails with its pool in the module's variables, and is set back before
+    the other case, waiting for the cluster meanwhile, has it; which then starts from the
+    provisioned pools, not from a pool of the first case's."""
+    refused = crud_suite.path / "refused"
+    module = crud_suite.path / "terraform" / "azure" / "main.tf"
+    module.write_text(module.read_text().replace(
+        'command     = "sleep 0.3',
+        f'command     = "test -e {refused} || {{ touch {refused}; echo no room for a node >&2; exit 1; }}; sleep 0.3',
+    ))
+    conftest = crud_suite.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + SECOND_CASE_WAITS.format(refused=str(refused)))
+
+    result = crud_suite.runpytest_subprocess("-m", "aks", "-n", "2", "-p", "xdist")
+
+    result.assert_outcomes(passed=1, failed=1)
+    # The first case is set back before the other applies anything.
+    result.stdout.fnmatch_lines([
+        "*with node_pools changed: failed after*", "*as it was provisioned: done in*", "*with node_pools changed: done in*",
+        "*no room for a node*", "FAILED *one-to-three-nodes*",
+    ])
+    rows = [row for row in read_rows(crud_suite) if row["case"] == "zero-to-two-nodes"]
+    assert {row["metric"] for row in rows} >= {f"node_pool_{operation}_duration" for operation in ("create", "scale_up", "scale_down", "delete")}
+    assert not list((crud_suite.path / "nodes").iterdir())
+    assert not any((crud_suite.path / ".telescope").iterdir())
