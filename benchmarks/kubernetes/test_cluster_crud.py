@@ -13,7 +13,6 @@ def test_node_pool_crud(target, case, record_samples, target_terraform):
     node_pools = target_terraform.provisioned.get("node_pools", [])
     for operation in cluster_crud.command(node_pools, target.cloud, **case.params):
         time.sleep(operation.pause)
-        started = time.monotonic()
         try:
             applied = target_terraform.apply(node_pools=operation.node_pools)
         except ApplyFailed as failed:
@@ -21,4 +20,4 @@ def test_node_pool_crud(target, case, record_samples, target_terraform):
             raise
         record_samples(cluster_crud.parse(operation, applied.seconds, applied.resources))
         target.wait_for_pool(operation.pool, operation.count)
-        record_samples([cluster_crud.duration(operation, time.monotonic() - started)])
+        record_samples([cluster_crud.duration(operation, applied.resources, time.time())])

@@ -17,7 +17,7 @@ from pathlib import Path
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.runs import locked
-from pytest_telescope.provision.terraform import TerraformRunner, declared_variables, failure_text
+from pytest_telescope.provision.terraform import ResourceChange, TerraformRunner, declared_variables, failure_text
 
 VARIABLES_FILE = "variables.json"
 PROVISIONED_FILE = "variables-provisioned.json"
@@ -28,7 +28,7 @@ class Applied:
     """What one apply timed: Terraform's plan and apply together, and each resource it changed."""
 
     seconds: float
-    resources: tuple[tuple[str, str, float], ...]  # (address, action, seconds)
+    resources: tuple[ResourceChange, ...]
 
 
 class ApplyFailed(ProvisionError):

@@ -16,6 +16,7 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from pytest_terraform import tf
 
@@ -51,6 +52,15 @@ def copy_module(module_dir: Path, into: Path) -> Path:
     return into / module_dir.name
 
 
+class ResourceChange(NamedTuple):
+    """One resource a Terraform apply or destroy changed."""
+
+    address: str
+    action: str  # create, update, delete...
+    seconds: float  # from its apply_start to its apply_complete
+    started: float  # its apply_start, seconds since the epoch
+
+
 class TerraformRunner(tf.TerraformRunner):
     """pytest-terraform's runner, fed our variables, with live output and its 0.7.0 defect fixed."""
 
@@ -60,7 +70,7 @@ class TerraformRunner(tf.TerraformRunner):
         self.progress = progress
         self.what = what
         self.seconds: dict[str, float] = {}  # by command: init, plan, apply, destroy
-        self.resources: list[tuple[str, str, float]] = []  # (address, action, seconds)
+        self.resources: list[ResourceChange] = []
         self.retries: dict[str, list[str]] = {}  # by command: the transient cause of each retry
 
     def init(self):
@@ -129,14 +139,14 @@ class TerraformRunner(tf.TerraformRunner):
         causes = [cause for step in steps for cause in self.retries.get(step, [])]
         retries = [Sample(f"{operation}_retries", len(causes), "count", {**labels, "cause": causes[-1]})] if causes else []
         return [total, *retries] + [
-            Sample("resource_duration", seconds, "s", {**labels, "address": address, "action": action})
-            for address, action, seconds in self.resources
+            Sample("resource_duration", change.seconds, "s", {**labels, "address": change.address, "action": change.action})
+            for change in self.resources
         ]
 
 
-def resource_durations(output: str) -> list[tuple[str, str, float]]:
-    """(address, action, seconds) of each resource from Terraform's JSON UI: its ``apply_start`` to its
-    ``apply_complete`` (``elapsed_seconds`` there is whole seconds; the timestamps are microseconds)."""
+def resource_durations(output: str) -> list[ResourceChange]:
+    """Each resource changed, from Terraform's JSON UI: its ``apply_start`` to its ``apply_complete``
+    (``elapsed_seconds`` there is whole seconds; the timestamps are microseconds)."""
     started: dict[tuple[str, str], datetime] = {}
     durations = []
     for line in output.splitlines():
@@ -149,7 +159,8 @@ def resource_durations(output: str) -> list[tuple[str, str, float]]:
         if event["type"] == "apply_start":
             started[key] = stamp
         elif key in started:
-            durations.append((*key, (stamp - started.pop(key)).total_seconds()))
+            start = started.pop(key)
+            durations.append(ResourceChange(*key, (stamp - start).total_seconds(), start.timestamp()))
     return durations
 
 

@@ -9,7 +9,10 @@ cluster's own module (``terraform/azure``, ``aws``, ``gcp``) applied again with 
 changed in or removed from its ``node_pools``.
 
 ``command`` gives a case's operations, each with the ``node_pools`` to apply; ``parse`` turns
-what Terraform timed of one into samples, ``duration`` the whole operation.
+what Terraform timed of one into samples, ``duration`` the operation itself: from the start of
+Terraform's first change to the pool's own resources (those keyed by its name, as the modules key
+them: ``azurerm_kubernetes_cluster_node_pool.this["<pool>"]``; on EKS its launch template too),
+not the plan and refresh of the whole cluster before it, until the cluster has the pool's nodes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from pytest_telescope.errors import ProvisionError
 from pytest_telescope.samples import LOWER, Metric, Sample
 from pytest_telescope.tools._params import ParameterError, is_int
 
@@ -27,9 +31,10 @@ CLOUDS = ("aks", "eks", "gke")
 POOL_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 
 METRICS: dict[str, Metric] = {
-    # An operation from Terraform's plan until the cluster has the pool's nodes, all Ready (0 once deleted).
+    # An operation from Terraform's first change to the pool's resources until the cluster has the
+    # pool's nodes, all Ready (0 once deleted).
     **{f"node_pool_{operation}_duration": Metric("s", LOWER) for operation in OPERATIONS},
-    "node_pool_apply_duration": Metric("s", LOWER),  # Terraform's plan and apply of an operation (label operation)
+    "node_pool_apply_duration": Metric("s", LOWER),  # Terraform's plan and apply of the whole module (label operation)
     "node_pool_resource_duration": Metric("s", LOWER),  # one resource's change in it (labels operation, address, action)
 }
 
@@ -98,15 +103,26 @@ def command(
     ]
 
 
-def parse(operation: Operation, seconds: float, resources: Sequence[tuple[str, str, float]]) -> list[Sample]:
+# A resource Terraform changed (the runner's ResourceChange): address, action, seconds, and its
+# start in seconds since the epoch.
+Change = tuple[str, str, float, float]
+
+
+def parse(operation: Operation, seconds: float, resources: Sequence[Change]) -> list[Sample]:
     """What Terraform timed of ``operation``: its plan and apply, and each resource it changed."""
     labels = {"pool": operation.pool, "nodes": str(operation.count), "operation": operation.name}
     return [Sample("node_pool_apply_duration", seconds, "s", labels)] + [
         Sample("node_pool_resource_duration", taken, "s", {**labels, "address": address, "action": action})
-        for address, action, taken in resources
+        for address, action, taken, _ in resources
     ]
 
 
-def duration(operation: Operation, seconds: float) -> Sample:
-    """The whole ``operation``: from Terraform's plan until the cluster had the pool's nodes."""
-    return Sample(f"node_pool_{operation.name}_duration", seconds, "s", {"pool": operation.pool, "nodes": str(operation.count)})
+def duration(operation: Operation, resources: Sequence[Change], ready: float) -> Sample:
+    """``operation`` itself: from the start of the first of ``resources`` that is the pool's until
+    ``ready`` (seconds since the epoch), when the cluster had the pool's nodes."""
+    key = f'["{operation.pool}"]'
+    starts = [started for address, _, _, started in resources if key in address]
+    if not starts:
+        raise ProvisionError(f"node pool {operation.pool}: the {operation.name} changed no resource keyed {key}: nothing to time it from "
+                             f"(the cluster modules key a pool's resources by its name; changed: {', '.join(address for address, *_ in resources) or 'none'})")
+    return Sample(f"node_pool_{operation.name}_duration", ready - min(starts), "s", {"pool": operation.pool, "nodes": str(operation.count)})

@@ -32,11 +32,11 @@ def qdiscs(endpoint) -> str:
 def test_shaped_again(target, target_terraform):
     applied = target_terraform.apply(rate_mbit=50)
     # Any change of the local module's settings replaces its two resources.
-    assert sorted({(address, action) for address, action, _ in applied.resources}) == [
+    assert sorted({(change.address, change.action) for change in applied.resources}) == [
         ("terraform_data.target", "create"), ("terraform_data.target", "delete"),
         ("terraform_data.teardown", "create"), ("terraform_data.teardown", "delete"),
     ]
-    assert applied.seconds >= max(seconds for _, _, seconds in applied.resources) > 0
+    assert applied.seconds >= max(change.seconds for change in applied.resources) > 0
     assert "rate 50Mbit" in qdiscs(target.endpoint("server")) + qdiscs(target.endpoint("client"))
     assert target_terraform.variables["rate_mbit"] == 50 and "rate_mbit" not in target_terraform.provisioned
     Path("namespaces.json").write_text(json.dumps([target.endpoint(role).namespace for role in ("server", "client")]))
@@ -94,13 +94,13 @@ def test_a_change_is_applied_to_the_same_state_and_recorded_for_the_destroy(fake
     more = [{"name": "keep", "count": 2, "machine_size": "Standard_D2s_v5"}]
     applied = fake_cluster.apply(node_pools=more)
 
-    assert sorted((address, action) for address, action, _ in applied.resources) == [
+    assert sorted((change.address, change.action) for change in applied.resources) == [
         ('terraform_data.node["keep-1"]', "create"), ('terraform_data.pool["keep"]', "update"),
     ]
     assert sorted(path.name for path in (tmp_path / "nodes").iterdir()) == ["keep-0", "keep-1"]
     assert fake_cluster.variables["node_pools"] == more and fake_cluster.provisioned["node_pools"][0]["count"] == 1
     restored = fake_cluster.restore()
-    assert [(address, action) for address, action, _ in restored.resources if "node" in address] == [('terraform_data.node["keep-1"]', "delete")]
+    assert [(change.address, change.action) for change in restored.resources if "node" in change.address] == [('terraform_data.node["keep-1"]', "delete")]
     assert fake_cluster.restore() is None  # nothing left to set back
 
 

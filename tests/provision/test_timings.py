@@ -1,6 +1,7 @@
 """Provisioning as a benchmark: Terraform's JSON UI timed per resource, and each target judged as a test."""
 
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 def test_each_resource_is_timed_from_its_start_to_its_completion():
     applied = resource_durations((DATA / "terraform-1.11-apply.jsonl").read_text())
-    assert [(address, action) for address, action, _ in applied] == [("terraform_data.a", "create"), ("terraform_data.b", "create")]
+    assert [(change.address, change.action) for change in applied] == [("terraform_data.a", "create"), ("terraform_data.b", "create")]
     # terraform_data.a ran `sleep 1` in a local-exec provisioner; Terraform's elapsed_seconds says only 1.
-    assert applied[0][2] == pytest.approx(1.007086, abs=1e-6)
+    assert applied[0].seconds == pytest.approx(1.007086, abs=1e-6)
+    # Its apply_start: "2026-11-27T11:52:08.898450Z".
+    assert applied[0].started == datetime(2026, 11, 27, 11, 52, 8, 898450, tzinfo=timezone.utc).timestamp()
     destroyed = resource_durations((DATA / "terraform-1.11-destroy.jsonl").read_text())
-    assert [(address, action) for address, action, _ in destroyed] == [("terraform_data.b", "delete"), ("terraform_data.a", "delete")]
+    assert [(change.address, change.action) for change in destroyed] == [("terraform_data.b", "delete"), ("terraform_data.a", "delete")]
 
 
 def test_an_errored_resource_has_no_duration_and_its_error_reads_as_text():

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pytest_telescope import scenario
-from pytest_telescope.errors import ScenarioError
+from pytest_telescope.errors import ProvisionError, ScenarioError
 from pytest_telescope.samples import Sample
 from pytest_telescope.targets import TargetSpec
 from pytest_telescope.tools import case_parameters, cluster_crud
@@ -52,17 +52,34 @@ def test_a_case_the_operations_would_not_take_is_refused(params, message):
         cluster_crud.check({**case_parameters(cluster_crud), **params})
 
 
-def test_what_terraform_timed_and_the_whole_operation_are_samples():
+POOL = 'google_container_node_pool.this["crud"]'
+
+
+def test_what_terraform_timed_is_samples():
     scale_up = cluster_crud.command([], "gke")[1]
-    timed = cluster_crud.parse(scale_up, 41.5, [('google_container_node_pool.this["crud"]', "update", 39.25)])
+    timed = cluster_crud.parse(scale_up, 41.5, [(POOL, "update", 39.25, 1_800_000_002.0)])
     labels = {"pool": "crud", "nodes": "3", "operation": "scale_up"}
     assert timed == [
         Sample("node_pool_apply_duration", 41.5, "s", labels),
-        Sample("node_pool_resource_duration", 39.25, "s", {**labels, "address": 'google_container_node_pool.this["crud"]', "action": "update"}),
+        Sample("node_pool_resource_duration", 39.25, "s", {**labels, "address": POOL, "action": "update"}),
     ]
-    assert cluster_crud.duration(scale_up, 95.0) == Sample("node_pool_scale_up_duration", 95.0, "s", {"pool": "crud", "nodes": "3"})
     assert {s.metric for s in timed} | {"node_pool_scale_up_duration"} <= set(cluster_crud.METRICS)
     assert all(cluster_crud.METRICS[metric].better == "lower" for metric in cluster_crud.METRICS)
+
+
+def test_an_operation_is_timed_from_the_first_change_to_the_pools_resources_until_its_nodes_are_ready():
+    """Not from Terraform's plan, nor from a change to another resource of the cluster: the pool's own
+    (on EKS its launch template and node group) are keyed by its name."""
+    create = cluster_crud.command([], "eks")[0]
+    changes = [
+        ('aws_eks_cluster.this', "update", 30.0, 1_800_000_000.0),
+        ('aws_launch_template.this["crud"]', "create", 2.5, 1_800_000_030.0),
+        ('aws_eks_node_group.this["crud"]', "create", 150.0, 1_800_000_032.5),
+        ('aws_eks_node_group.this["crudx"]', "update", 1.0, 1_800_000_001.0),
+    ]
+    assert cluster_crud.duration(create, changes, ready=1_800_000_200.0) == Sample("node_pool_create_duration", 170.0, "s", {"pool": "crud", "nodes": "1"})
+    with pytest.raises(ProvisionError, match=r'^node pool crud: the create changed no resource keyed \["crud"\]: nothing to time it from'):
+        cluster_crud.duration(create, changes[:1], ready=1_800_000_200.0)
 
 
 def test_the_shipped_suite_has_a_cluster_of_its_own_on_each_cloud():
