@@ -1,12 +1,13 @@
 """cluster_crud: a node pool created, scaled up, scaled down and deleted through the cluster's Terraform module.
 
-Telescope's k8s-cluster-crud family (Azure/telescope ``modules/python/crud``: ``main.py all``
-creates a pool, scales it up, back down and deletes it, with ``STEP_WAIT_TIME`` between two
-operations; ``clients/aks_client.py`` times each operation, ``create_node_pool``, ``scale_up``,
-``scale_down`` and ``delete_node_pool``, from its request until the pool's nodes are Ready,
-with the label ``agentpool=<pool>``). Telescope asks the cloud's API; here each operation is the
-cluster's own module (``terraform/azure``, ``aws``, ``gcp``) applied again with the pool added to,
-changed in or removed from its ``node_pools``.
+Telescope's k8s-cluster-crud family (Azure/telescope: ``modules/python/crud/main.py all``
+creates a pool, scales it up, back down and deletes it, with ``--step-wait-time`` between two
+operations; ``modules/python/clients/aks_client.py`` times each operation, ``create_node_pool``,
+``scale_up``, ``scale_down`` and ``delete_node_pool``, from its request until the pool's nodes
+are Ready, with the label ``agentpool=<pool>``; ``eks_client.py`` on AWS; GCP it refuses).
+Telescope asks the cloud's API; here each operation is the cluster's own module
+(``terraform/azure``, ``aws``, ``gcp``) applied again with the pool added to, changed in or
+removed from its ``node_pools``.
 
 ``command`` gives a case's operations, each with the ``node_pools`` to apply; ``parse`` turns
 what Terraform timed of one into samples, ``duration`` the operation itself: from the start of
@@ -49,7 +50,7 @@ PARAMETERS = {
     "gke_machine_size": "its machine type on GKE (by default the module's system pool's)",
     "create_count": "nodes it is created with",
     "scale_count": "nodes it is scaled up to, before it is scaled back down to `create_count`",
-    "pause": "seconds between two operations (Telescope's STEP_WAIT_TIME)",
+    "pause": "seconds between two operations (Telescope's `main.py all --step-wait-time`)",
 }
 
 
