@@ -30,6 +30,9 @@ OPERATIONS = ("create", "scale_up", "scale_down", "delete")
 CLOUDS = ("aks", "eks", "gke")
 # A pool name all three cluster modules accept (AKS's limit).
 POOL_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
+# The machine size of each cluster module's system pool when a suite names none
+# (terraform/<module>/variables.tf: a test keeps them in step); the test's pool's by default.
+SYSTEM_POOL_SIZES = {"aks": "Standard_D2s_v5", "eks": "m6i.large", "gke": "e2-standard-2"}
 
 METRICS: dict[str, Metric] = {
     # An operation from Terraform's first change to the pool's resources until the cluster has the
@@ -45,9 +48,9 @@ JUDGED = tuple(f"node_pool_{operation}_duration" for operation in OPERATIONS)
 
 PARAMETERS = {
     "pool": "name of the node pool the test creates, scales and deletes: 1-12 characters of [a-z0-9], starting with a letter",
-    "aks_machine_size": "its VM size on AKS (by default the module's system pool's)",
-    "eks_machine_size": "its instance type on EKS (by default the module's system pool's)",
-    "gke_machine_size": "its machine type on GKE (by default the module's system pool's)",
+    "aks_machine_size": "its VM size on AKS (by default the module's for the system pool of a suite that names none)",
+    "eks_machine_size": "its instance type on EKS (by default the module's for the system pool of a suite that names none)",
+    "gke_machine_size": "its machine type on GKE (by default the module's for the system pool of a suite that names none)",
     "create_count": "nodes it is created with",
     "scale_count": "nodes it is scaled up to, before it is scaled back down to `create_count`",
     "pause": "seconds between two operations (Telescope's `main.py all --step-wait-time`)",
@@ -85,9 +88,9 @@ def command(
     cloud: str,
     *,
     pool: str = "crud",
-    aks_machine_size: str = "Standard_D2s_v5",
-    eks_machine_size: str = "m6i.large",
-    gke_machine_size: str = "e2-standard-2",
+    aks_machine_size: str = SYSTEM_POOL_SIZES["aks"],
+    eks_machine_size: str = SYSTEM_POOL_SIZES["eks"],
+    gke_machine_size: str = SYSTEM_POOL_SIZES["gke"],
     create_count: int = 1,
     scale_count: int = 3,
     pause: float = 30,

@@ -24,11 +24,10 @@ from pytest_telescope.scenario import Scenario
 from pytest_telescope.targets.kubernetes.nodes import POOL_LABELS
 from pytest_telescope.targets.kubernetes.settings import ClusterSettings
 from pytest_telescope.tools import _cl2_configs
+from pytest_telescope.tools.cluster_crud import SYSTEM_POOL_SIZES
 from pytest_telescope.tools.clusterloader2.running import PROMETHEUS_STORAGE_CLASSES
 
 CLUSTER_CLOUDS = ("aks", "eks", "gke")
-# The system pool of each module when a suite names none (terraform/<module>/variables.tf).
-SYSTEM_POOL_SIZES = {"aks": "Standard_D2s_v5", "eks": "m6i.large", "gke": "e2-standard-2"}
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 # The roles whose pods a benchmark's test asks the target for.
 ENDPOINT_ROLES = {"iperf3": ("server", "client"), "fio": ("client",)}

@@ -19,6 +19,7 @@ import yaml
 from hcl2.utils import SerializationOptions
 
 from pytest_telescope import cli, scenario
+from pytest_telescope.tools import cluster_crud
 from pytest_telescope.validate import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,7 +273,7 @@ def parse(module: str) -> dict:
 @pytest.mark.parametrize("cloud, module", [("aks", "azure"), ("eks", "aws"), ("gke", "gcp")])
 def test_the_system_pool_size_is_the_modules_default(cloud, module):
     system_pool = {name: body for entry in parse(module)["variable"] for name, body in entry.items()}["system_pool"]
-    assert f'machine_size = optional(string, "{preflight.SYSTEM_POOL_SIZES[cloud]}")' in re.sub(r"\s+", " ", system_pool["type"])
+    assert f'machine_size = optional(string, "{cluster_crud.SYSTEM_POOL_SIZES[cloud]}")' in re.sub(r"\s+", " ", system_pool["type"])
 
 
 def _raw(module: str, name: str) -> str:
