@@ -4,7 +4,10 @@ When a double has one (``double.containers = ContainersDouble()``), each
 container of a pod it is given runs its ``command`` on this machine, with this
 machine's files (the paths a test gives are its own). What it prints, stdout and
 stderr together, is its log, each line with the time it came as the kubelet
-stamps it (RFC 3339, nanoseconds, trailing zeros dropped); the log subresource
+stamps it (RFC 3339, nanoseconds, trailing zeros dropped). The lines of one read
+from the container's output share one time, as CRI-O's conmon stamps them
+(containers/conmon src/ctr_logging.c, write_k8s_log: "Use the same timestamp for
+every line of the log in this buffer"); the log subresource
 serves it as the API server does, with ``follow``, ``timestamps`` and
 ``sinceSeconds``. The pod's status is Running until the processes end, then
 Succeeded or Failed, with the containers' exit codes.
@@ -107,9 +110,12 @@ class ContainersDouble:
             self._changed.notify_all()
 
     def _collect(self, key, process: subprocess.Popen) -> None:
-        for line in process.stdout:
+        partial = b""
+        for chunk in iter(lambda: process.stdout.read1(65536), b""):
+            instant = time.time_ns()
+            *lines, partial = (partial + chunk).split(b"\n")
             with self._changed:
-                self._logs[key].append((time.time_ns(), line.decode(errors="replace").rstrip("\n")))
+                self._logs[key].extend((instant, line.decode(errors="replace")) for line in lines)
                 self._changed.notify_all()
         process.wait()
         with self._changed:

@@ -79,9 +79,12 @@ class NodeTracer:
         return maps
 
     def _lines(self, since_seconds: int | None):
-        """bpftrace's JSON lines in the log after the last one read; its other lines are its errors."""
+        """bpftrace's JSON lines in the log after the last one read; its other lines are its errors.
+        Lines of one printout may share their instant (CRI-O's conmon stamps every line of one read
+        from the container alike): only those up to the instant of the last read are skipped."""
+        read_until = self._read_until
         for instant, text in self.target.pod_log(self.pod, CONTAINER, since_seconds=since_seconds, read_timeout=self.timeout):
-            if instant <= self._read_until:
+            if instant <= read_until:
                 continue
             self._read_until = instant
             if text.startswith("{"):
