@@ -18,6 +18,7 @@ import pytest
 from doubles.fake_apiserver import FakeApiServerDouble, node_json, status_json
 from doubles.fake_containers import ContainersDouble
 
+from pytest_telescope.errors import ProvisionError
 from pytest_telescope.measure import kernel
 from pytest_telescope.measure.kernel.pods import IMAGE, MAX_NODES, ClusterTracer
 from pytest_telescope.targets.kubernetes import KubernetesTarget
@@ -179,6 +180,60 @@ def test_privileged_pods_forbidden_by_admission_is_one_line_and_no_window(api, t
         rf"403 Forbidden: {re.escape(message)}",
         said[1],
     )
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError], ids=["ctrl-c", "any-other"])
+def test_whatever_ends_the_pods_start_leaves_none_of_them(api, tmp_path, tracefs, monkeypatch, error):
+    target = make_target(api)
+    wait_started = target.wait_started
+    monkeypatch.setattr(target, "wait_started", raiser(error))  # e.g. Ctrl-C during an image pull of minutes
+    windows = windows_on(api, tmp_path, tracefs, [])
+    with pytest.raises(error):
+        windows.begin(target, NAMES)
+    assert tracer_pods(api) == {} and api.containers.running() == []
+    monkeypatch.setattr(target, "wait_started", wait_started)
+    assert windows.end(windows.begin(target, ("tcp_retransmits",)))[0]  # a session that goes on starts them anew
+    windows.stop()
+
+
+def test_the_pods_a_second_ctrl_c_spared_are_deleted_when_the_session_stops(api, tmp_path, tracefs, monkeypatch):
+    target = make_target(api)
+    delete_pod = target.delete_pod
+    monkeypatch.setattr(target, "wait_started", raiser(KeyboardInterrupt))
+    monkeypatch.setattr(target, "delete_pod", raiser(KeyboardInterrupt))  # while the first pod is deleted
+    windows = windows_on(api, tmp_path, tracefs, [])
+    with pytest.raises(KeyboardInterrupt):
+        windows.begin(target, NAMES)
+    assert len(tracer_pods(api)) == 2
+    monkeypatch.setattr(target, "delete_pod", delete_pod)
+    windows.stop()
+    assert tracer_pods(api) == {} and api.containers.running() == []
+
+
+def raiser(error: type[BaseException]):
+    def raises(*args):
+        raise error()
+
+    return raises
+
+
+def test_a_pod_whose_creation_timed_out_after_the_api_server_made_it_is_deleted(api, tmp_path, tracefs, monkeypatch):
+    target = make_target(api)
+    start_node_pod = target.start_node_pod
+
+    def made_then_timed_out(name, *args):
+        start_node_pod(name, *args)
+        raise ProvisionError(f"aks cluster: create pod {target.namespace}/{name}: read timed out")
+
+    monkeypatch.setattr(target, "start_node_pod", made_then_timed_out)
+    said = []
+    assert windows_on(api, tmp_path, tracefs, said).begin(target, NAMES) is None
+    assert said[-1].endswith("read timed out")
+    assert tracer_pods(api) == {} and api.containers.running() == []
+
+
+def raise_(error: BaseException):
+    raise error
 
 
 def test_a_node_without_tracefs_is_one_line_naming_it_and_no_pod_is_left(api, tmp_path):

@@ -104,10 +104,12 @@ class ClusterTracer:
         self.target = target
         self.names = names
         self.pid_dir, self.tracefs, self.timeout = pid_dir, tracefs, timeout
-        self.tracers: list[NodeTracer] = []
+        self.tracers: list[NodeTracer] = []  # a pod's, from just before its creation until its deletion
+        self.attached = False
 
     def start(self, say) -> "ClusterTracer":
-        """Create the pods and wait for bpftrace to attach in each; ``TelescopeError`` says why it cannot."""
+        """Create the pods and wait for bpftrace to attach in each; ``TelescopeError`` says why it cannot.
+        Whatever ends it early (Ctrl-C too), the pods made so far are deleted."""
         nodes = sorted({node for nodes in self.target.role_nodes().values() for node in nodes})
         if not nodes:
             raise ToolError("bpftrace", "no node can take the benchmark's pods")
@@ -118,16 +120,18 @@ class ClusterTracer:
         started = time.monotonic()
         try:
             for index, node in enumerate(nodes):
-                pod, pid_file = f"bpftrace-{token}-{index}", f"{self.pid_dir}/bpftrace-{token}-{index}.pid"
-                command = ["sh", "-c", START, "sh", pid_file, self.tracefs, source(self.names)]
+                pod = f"bpftrace-{token}-{index}"
+                tracer = NodeTracer(self.target, pod, node, f"{self.pid_dir}/{pod}.pid", self.timeout)
+                self.tracers.append(tracer)  # first: a creation that timed out may have made the pod all the same
+                command = ["sh", "-c", START, "sh", tracer.pid_file, self.tracefs, source(self.names)]
                 self.target.start_node_pod(pod, node, IMAGE, command, [self.tracefs], CONTAINER)
-                self.tracers.append(NodeTracer(self.target, pod, node, pid_file, self.timeout))
             for tracer in self.tracers:
                 tracer.start()
-        except TelescopeError:
+        except BaseException:
             for problem in self.stop():
                 say(f"kernel histograms: {problem}")
             raise
+        self.attached = True
         say(f"kernel histograms: bpftrace attached on {len(nodes)} nodes in {time.monotonic() - started:.1f}s")
         return self
 
@@ -165,12 +169,14 @@ class ClusterTracer:
         return samples, problems
 
     def stop(self) -> list[str]:
-        """Delete the pods (bpftrace ends with them); returns why some could not be."""
-        tracers, self.tracers = self.tracers, []
+        """Delete the pods (bpftrace ends with them); returns why some could not be. A pod is forgotten
+        once its deletion was asked for: those an interrupt leaves, the next ``stop`` deletes."""
+        self.attached = False
         problems = []
-        for tracer in tracers:
+        while self.tracers:
             try:
-                self.target.delete_pod(tracer.pod)
+                self.target.delete_pod(self.tracers[0].pod)
             except TelescopeError as error:
                 problems.append(str(error))
+            del self.tracers[0]
         return problems

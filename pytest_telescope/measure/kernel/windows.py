@@ -80,18 +80,19 @@ class KernelWindows:
         if id(target) in self._off:
             return None
         tracer = self._clusters.get(id(target))
-        if tracer is not None and tracer.names != names:
+        if tracer is not None and (tracer.names != names or not tracer.attached):
             for problem in self._clusters.pop(id(target)).stop():
                 self._say(f"kernel histograms: {problem}")
             tracer = None
         if tracer is None:
+            # Kept before it starts: whatever interrupts its start, ``stop`` deletes the pods it left.
+            tracer = self._clusters[id(target)] = self._cluster_tracer(target, names)
             try:
-                tracer = self._cluster_tracer(target, names).start(self._say)
+                tracer.start(self._say)
             except TelescopeError as error:
                 self._off.add(id(target))
                 self._say(f"kernel histograms off for {target.cloud}: {error}")
                 return None
-            self._clusters[id(target)] = tracer
         return tracer
 
     def _say_once(self, text: str) -> None:
