@@ -59,3 +59,35 @@ def recorded_printouts() -> list[dict]:
             else:
                 maps[name.removeprefix("@")] = value
     return found
+
+
+GARBLING_BPFTRACE = '''#!/usr/bin/env python3
+"""Test double of bpftrace whose second printout holds a line cut short (not JSON); the others are whole."""
+import signal
+import sys
+
+printed = 0
+
+
+def print_maps(signum, frame):
+    global printed
+    printed += 1
+    cut = '{"type": "map", "data": {"@tcp_retr' if printed == 2 else '{"type": "map", "data": {"@tcp_retransmits": 3}}'
+    print(cut + '\\n{"type": "map", "data": {"@zz_end": 1}}', flush=True)
+
+
+signal.signal(signal.SIGUSR1, print_maps)
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+print('{"type": "attached_probes", "data": {"probes": 2}}', flush=True)
+while True:
+    signal.pause()
+'''
+
+
+@pytest.fixture
+def garbling_bpftrace(tmp_path) -> Path:
+    """A bpftrace double whose second printout (the first window's end) holds a line that is not JSON."""
+    path = tmp_path / "garbling_bpftrace"
+    path.write_text(GARBLING_BPFTRACE)
+    path.chmod(0o755)
+    return path

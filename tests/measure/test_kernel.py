@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,8 @@ from pytest_telescope.errors import TelescopeError
 from pytest_telescope.measure import kernel
 from pytest_telescope.samples import LOWER, Metric
 
-LOCAL = SimpleNamespace(cloud="local")  # what the windows ask of the local target: its cloud
+LOCAL = SimpleNamespace(cloud="local")
+FAKE_BPFTRACE = Path(__file__).resolve().parents[1] / "doubles" / "fake_bpftrace"  # what the windows ask of the local target: its cloud
 
 
 def test_a_window_is_the_difference_of_two_printouts(recorded_printouts):
@@ -125,8 +127,31 @@ def test_a_program_bpftrace_refuses_is_a_tool_error_with_its_message(monkeypatch
         kernel.Tracer(("tcp_retransmits",), timeout=30).start()
 
 
-def test_a_tracer_that_died_is_a_problem_of_the_window_not_an_error(windows):
+def test_a_tracer_that_died_is_a_problem_of_the_window_not_an_error_and_the_next_window_restarts_it(windows):
     begun = windows.begin(LOCAL, ("tcp_retransmits",))
     windows._tracer._popen.kill()
     samples, problems = windows.end(begun)
     assert samples == [] and problems == ["kernel histograms: bpftrace: stopped printing its maps: no error printed"]
+    samples, problems = windows.end(windows.begin(LOCAL, ("tcp_retransmits",)))
+    assert problems == [] and [s.metric for s in samples] == ["tcp_retransmits"]
+
+
+def test_a_line_of_bpftrace_that_is_not_json_is_a_problem_of_the_window_and_bpftrace_restarts(garbling_bpftrace, monkeypatch):
+    bpftrace = garbling_bpftrace.parent / "bin" / "bpftrace"
+    bpftrace.parent.mkdir()
+    bpftrace.symlink_to(garbling_bpftrace)
+    monkeypatch.setenv("PATH", f"{bpftrace.parent}{os.pathsep}{os.environ['PATH']}")
+    why = kernel.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    windows = kernel.KernelWindows("on", pytest.fail)
+    try:
+        assert windows.end(windows.begin(LOCAL, ("tcp_retransmits",))) == (
+            [], ["kernel histograms: bpftrace: printed a line that is not JSON: '{\"type\": \"map\", \"data\": {\"@tcp_retr'"]
+        )
+        bpftrace.unlink()
+        bpftrace.symlink_to(FAKE_BPFTRACE)  # whole printouts
+        samples, problems = windows.end(windows.begin(LOCAL, ("tcp_retransmits",)))
+        assert problems == [] and [s.metric for s in samples] == ["tcp_retransmits"]
+    finally:
+        windows.stop()

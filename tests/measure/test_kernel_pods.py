@@ -147,6 +147,36 @@ def test_a_node_whose_bpftrace_died_is_a_problem_of_the_window_and_the_others_st
     assert problems == ["kernel histograms: bpftrace: on node client-0: could not signal it: sh: 1: kill: No such process"]
 
 
+def test_a_line_that_is_not_json_is_a_problem_naming_the_node_in_this_window_and_the_next(api, tmp_path, tracefs, garbling_bpftrace):
+    bpftrace = tmp_path / "bin" / "bpftrace"
+    bpftrace.unlink()
+    bpftrace.symlink_to(garbling_bpftrace)  # the second printout of each node's bpftrace is cut short
+    tracer = tracer_class(tmp_path, tracefs)(make_target(api), ("tcp_retransmits",)).start(lambda text: None)
+    try:
+        first = tracer.window(tracer.snapshot())
+        second = tracer.window(tracer.snapshot())  # whole printouts, read after the rest of the one cut short
+    finally:
+        tracer.stop()
+    cut = "'{\"type\": \"map\", \"data\": {\"@tcp_retr'"
+    problems = [f"kernel histograms: bpftrace: on node {node}: printed a line that is not JSON: {cut}" for node in ("client-0", "server-0")]
+    assert first == ([], problems) and second == ([], problems)
+
+
+def test_a_log_line_without_the_kubelets_timestamp_is_a_problem_naming_the_node(api, tmp_path, tracefs, monkeypatch):
+    tracer = tracer_class(tmp_path, tracefs)(make_target(api), ("tcp_retransmits",)).start(lambda text: None)
+    try:
+        begun = tracer.snapshot()
+        monkeypatch.setattr(api.containers, "log", lambda *args: (line for line in ["unstamped\n"]))
+        samples, problems = tracer.window(begun)
+    finally:
+        tracer.stop()
+    assert samples == [] and [re.sub(r"bpftrace-\w+-(\d)", r"bpftrace-<token>-\1", problem) for problem in problems] == [
+        f"kernel histograms: bpftrace: on node {node}: log of pod {tracer.target.namespace}/bpftrace-<token>-{index}: "
+        "a line without the kubelet's timestamp: not an RFC 3339 time: 'unstamped'"
+        for index, node in enumerate(("client-0", "server-0"))
+    ]
+
+
 def windows_on(api, tmp_path, tracefs, said):
     return kernel.KernelWindows("on", said.append, cluster_tracer=tracer_class(tmp_path, tracefs))
 

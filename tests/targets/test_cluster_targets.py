@@ -149,7 +149,7 @@ def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
     # The double runs no container: the kernel histograms cannot be read, which one line says, and the benchmark goes on.
     result.stdout.fnmatch_lines([
         "*kernel histograms: starting bpftrace (quay.io/iovisor/bpftrace:v0.17.0) on 2 nodes of existing: n1, n2 ...",
-        f"*kernel histograms off for existing: log of pod {target['namespace']}/bpftrace-*-0: 400 Bad Request: *",
+        f"*kernel histograms off for existing: bpftrace: on node n1: log of pod {target['namespace']}/bpftrace-*-0: 400 Bad Request: *",
     ])
     assert [path.rsplit("/", 1)[1][:8] for path in api.paths("DELETE") if "/pods/" in path] == ["bpftrace"] * 2
 

@@ -50,14 +50,13 @@ class NodeTracer:
         self._read_until = -1  # the kubelet's instant of the last line read: a printout comes after it
         self._signalled = 0.0
         self._errors: list[str] = []
+        self._garbled: str | None = None  # why a line was not JSON: no printout is read after it
 
     def start(self) -> None:
         """Returns once its probes are attached; a pod that cannot run, or a bpftrace that exits, raise."""
         self.target.wait_started(self.pod)
-        with contextlib.closing(self._lines(since_seconds=None)) as lines:
-            if attached(lines):
-                return
-        raise self._failure("exited before attaching its probes")
+        if not self._read(attached, since_seconds=None):
+            raise self._failure("exited before attaching its probes")
 
     def signal(self) -> None:
         self._signalled = time.monotonic()
@@ -72,11 +71,24 @@ class NodeTracer:
 
     def printout(self) -> dict[str, object]:
         since = math.ceil(time.monotonic() - self._signalled) + 2  # seconds: the printout came after the signal
-        with contextlib.closing(self._lines(since_seconds=since)) as lines:
-            maps = printout(lines)
+        maps = self._read(printout, since_seconds=since)
         if maps is None:
             raise self._failure("stopped printing its maps")
         return maps
+
+    def _read(self, parse, since_seconds: int | None):
+        """``parse`` of the lines of the log; what keeps them from being read is a ``ToolError`` naming the node.
+        After a line that is not JSON, every printout is refused: the next one read could be the rest of this one."""
+        if self._garbled is not None:
+            raise ToolError("bpftrace", f"on node {self.node}: {self._garbled}")
+        try:
+            with contextlib.closing(self._lines(since_seconds)) as lines:
+                return parse(lines)
+        except ProvisionError as error:  # the log could not be read
+            raise ToolError("bpftrace", f"on node {self.node}: {error}") from None
+        except ValueError as error:
+            self._garbled = str(error)
+            raise ToolError("bpftrace", f"on node {self.node}: {error}") from None
 
     def _lines(self, since_seconds: int | None):
         """bpftrace's JSON lines in the log after the last one read; its other lines are its errors.

@@ -101,15 +101,14 @@ def source(names: tuple[str, ...]) -> str:
 
 def attached(lines: Iterable[str]) -> bool:
     """Whether bpftrace's JSON ``lines`` say its probes are attached before they end."""
-    return any(json.loads(line).get("type") == "attached_probes" for line in lines)
+    return any(message.get("type") == "attached_probes" for message in _messages(lines))
 
 
 def printout(lines: Iterable[str]) -> dict[str, object] | None:
     """The maps of the next printout in bpftrace's JSON ``lines``: name (without ``@``) to histogram
-    buckets or a count; None when the lines end first."""
+    buckets or a count; None when the lines end first. ``ValueError`` names a line that is not JSON."""
     maps: dict[str, object] = {}
-    for line in lines:
-        message = json.loads(line)
+    for message in _messages(lines):
         if message.get("type") not in ("map", "hist"):
             continue
         for name, value in message["data"].items():
@@ -117,6 +116,14 @@ def printout(lines: Iterable[str]) -> dict[str, object] | None:
                 return maps
             maps[name.removeprefix("@")] = value
     return None
+
+
+def _messages(lines: Iterable[str]):
+    for line in lines:
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"printed a line that is not JSON: {line[:120]!r}") from None
 
 
 def first_error(errors: list[str]) -> str:

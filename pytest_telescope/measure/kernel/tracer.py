@@ -55,14 +55,18 @@ class Tracer:
         )
         threading.Thread(target=self._read, args=(self._popen.stdout, self._lines), daemon=True).start()
         threading.Thread(target=self._read_errors, args=(self._popen.stderr,), daemon=True).start()
-        if attached(self._next_lines()):
+        if self._parse(attached):
             return self
         raise self._failure("exited before attaching its probes")
+
+    @property
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
 
     def snapshot(self) -> dict[str, object]:
         """The maps as they are now: name (without ``@``) to histogram buckets or a count."""
         self._popen.send_signal(signal.SIGUSR1)
-        maps = printout(self._next_lines())
+        maps = self._parse(printout)
         if maps is None:
             raise self._failure("stopped printing its maps")
         return maps
@@ -75,6 +79,13 @@ class Tracer:
         if self._popen is not None:
             stop(self._popen)
             self._popen = None
+
+    def _parse(self, parse):
+        try:
+            return parse(self._next_lines())
+        except ValueError as error:
+            self.stop()  # the lines after it could be the rest of its printout
+            raise ToolError("bpftrace", str(error)) from None
 
     def _next_lines(self):
         while True:

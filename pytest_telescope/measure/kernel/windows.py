@@ -27,7 +27,8 @@ class KernelWindows:
         self._off: set[str | int] = set()  # "local", or the id of a cluster target, where they cannot run
 
     def begin(self, target, names: tuple[str, ...] = tuple(PROGRAMS)) -> tuple | None:
-        """A window's start on ``target``, or None when there is none to take."""
+        """A window's start on ``target``, or None when there is none to take; a snapshot that could not
+        be taken is the window's problem."""
         if not self.on or not names:
             return None
         if isinstance(target, KubernetesTarget):
@@ -37,13 +38,20 @@ class KernelWindows:
         else:
             self._say_once(f"kernel histograms off for {target.cloud}: they are taken on the local target and on Kubernetes targets only")
             return None
-        return None if tracer is None else (tracer, tracer.snapshot())
+        if tracer is None:
+            return None
+        try:
+            return tracer, tracer.snapshot()
+        except ToolError as error:
+            return tracer, error
 
     def end(self, begun: tuple | None) -> tuple[list[Sample], list[str]]:
         """The window's samples and, when they could not be read, why."""
         if begun is None:
             return [], []
         tracer, before = begun
+        if isinstance(before, ToolError):
+            return [], [f"kernel histograms: {before}"]
         try:
             return tracer.window(before)
         except ToolError as error:
@@ -63,7 +71,7 @@ class KernelWindows:
         if "local" in self._off:
             return None
         why = unavailable()
-        if why is None and (self._tracer is None or self._tracer.names != names):
+        if why is None and (self._tracer is None or self._tracer.names != names or not self._tracer.running):
             if self._tracer is not None:
                 self._tracer.stop()
             try:

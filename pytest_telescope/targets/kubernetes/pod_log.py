@@ -25,7 +25,7 @@ def instant(stamp: str) -> int:
     """Nanoseconds since the epoch of an RFC 3339 time such as ``2026-11-23T12:23:02.123456789Z``."""
     found = _STAMP.fullmatch(stamp)
     if found is None:
-        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+        raise ValueError(f"not an RFC 3339 time: {stamp[:40]!r}")
     seconds, decimals, zone = found.groups()
     whole = datetime.fromisoformat(seconds + ("+00:00" if zone == "Z" else zone))
     return int(whole.timestamp()) * 10**9 + int((decimals or "").ljust(9, "0"))
@@ -36,7 +36,7 @@ def follow(
 ) -> Iterator[tuple[int, str]]:
     """(instant, text) of each line of the container's log, from ``since_seconds`` ago (from its start
     when None), as they are written, until the container ends. ``ProvisionError`` when the log cannot
-    be read, or nothing came for ``read_timeout`` seconds."""
+    be read, a line has no timestamp, or nothing came for ``read_timeout`` seconds."""
     what = f"log of pod {namespace}/{pod}"
     try:
         response = core.read_namespaced_pod_log(
@@ -53,7 +53,11 @@ def follow(
             *lines, partial = (partial + chunk).split(b"\n")
             for line in lines:
                 stamp, _, text = line.decode(errors="replace").partition(" ")
-                yield instant(stamp), text
+                try:
+                    at = instant(stamp)
+                except ValueError as error:
+                    raise ProvisionError(f"{what}: a line without the kubelet's timestamp: {error}") from None
+                yield at, text
     except ReadTimeoutError:
         raise ProvisionError(f"{what}: nothing written for {read_timeout:g} s") from None
     except HTTPError as error:  # the connection dropped
