@@ -123,6 +123,8 @@ def test_a_node_pod_is_privileged_on_its_node_in_the_host_pid_namespace_whatever
     (container,) = spec["containers"]
     assert (spec["nodeName"], spec["hostPID"], container["securityContext"]) == ("aks-bench-12345678-vmss000000", True, {"privileged": True})
     assert spec["tolerations"] == [{"operator": "Exists"}]
+    # Requests make it Burstable: BestEffort pods are the first the kubelet evicts when memory runs short.
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "1G"}}
     assert spec["volumes"] == [{"name": "sys-kernel-tracing", "hostPath": {"path": "/sys/kernel/tracing", "type": "Directory"}}]
     assert container["volumeMounts"] == [{"name": "sys-kernel-tracing", "mountPath": "/sys/kernel/tracing"}]
     # The run's labels, and no role: the benchmark pods' affinity rules never count it as a peer.

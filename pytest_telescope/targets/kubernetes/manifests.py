@@ -31,6 +31,9 @@ HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
 # The pods idle while commands run in them through exec; 2^31-1 seconds is "forever" for every sleep.
 IDLE_COMMAND = ["sleep", "2147483647"]
+# A node pod's container, as kubectl-trace sizes its bpftrace's (iovisor/kubectl-trace, pkg/tracejob/job.go):
+# with requests it is Burstable, not BestEffort, the first class the kubelet evicts when memory runs short.
+NODE_POD_RESOURCES = {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "1G"}}
 
 
 def label_value(text: str) -> str:
@@ -163,7 +166,7 @@ def node_pod(name: str, run_id: str, node: str, image: str, command: Sequence[st
     mounted at the same paths: for a program that observes the node itself.
 
     ``nodeName`` places it without the scheduler, and it tolerates every taint: it runs on the node
-    whatever pool the node belongs to. Its one container is named ``component``.
+    whatever pool the node belongs to. Its one container is named ``component``, sized ``NODE_POD_RESOURCES``.
     """
     volumes = [
         {"name": re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-"), "hostPath": {"path": path, "type": "Directory"}}
@@ -174,6 +177,7 @@ def node_pod(name: str, run_id: str, node: str, image: str, command: Sequence[st
         "image": image,
         "command": list(command),
         "securityContext": {"privileged": True},
+        "resources": NODE_POD_RESOURCES,
         "volumeMounts": [{"name": volume["name"], "mountPath": volume["hostPath"]["path"]} for volume in volumes],
     }
     spec = {
