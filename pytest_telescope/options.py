@@ -21,7 +21,7 @@ OPTIONS = {
     "tolerance": ("5%", "how far a metric may move from the baseline: 5%, or 5%,read_clat_p99=20%"),
     "html": ("", "where to write the HTML report (default: <results dir>/<run id>/report.html)"),
     "prometheus": ("local", "where measurements come from: local (start Prometheus here), off, cluster or cluster:<namespace>/<service>:<port> (a cluster target's Prometheus, port-forwarded; cluster is monitoring/prometheus-operated:9090), or a Prometheus URL"),
-    "kernel": ("on", "kernel histograms over each test, on the local target and on Kubernetes targets' nodes (bpftrace: run-queue and block I/O latency, TCP retransmits): on or off"),
+    "kernel": ("auto", "kernel histograms over each test (bpftrace: run-queue and block I/O latency, TCP retransmits): auto (on the local target and the nodes of the clusters the run provisions), on (a cluster of your own too: privileged pods on its nodes) or off"),
     "publish": ("", "upload the run's files to azure-blob://<account>/<container>/<prefix> (empty: no upload)"),
     "scenario": ("", "the scenario's name in published blob names (default: the run's benchmarks joined by +)"),
     "cl2-binary": ("clusterloader2", "the clusterloader2 binary: a path, or a name on PATH"),

@@ -59,7 +59,7 @@ def test_the_source_of_chosen_programs_ends_with_the_closing_map():
 
 
 def test_a_setting_other_than_on_or_off_is_refused():
-    with pytest.raises(TelescopeError, match="--telescope-kernel must be on or off, got 'yes'"):
+    with pytest.raises(TelescopeError, match=r"--telescope-kernel \(ini telescope_kernel\) must be auto, on or off, got 'yes'"):
         kernel.KernelWindows("yes", print)
 
 

@@ -59,8 +59,8 @@ def tracefs(tmp_path) -> Path:
     return tmp_path / "tracing"
 
 
-def make_target(api, settings=BY_ROLE) -> KubernetesTarget:
-    return KubernetesTarget(api.api_client(), "aks", settings, "20261123T122302Z-dc5148", kubeconfig="/nonexistent/kubeconfig", poll_interval=0)
+def make_target(api, settings=BY_ROLE, cloud="aks") -> KubernetesTarget:
+    return KubernetesTarget(api.api_client(), cloud, settings, "20261123T122302Z-dc5148", kubeconfig="/nonexistent/kubeconfig", poll_interval=0)
 
 
 def tracer_class(tmp_path, tracefs):
@@ -177,8 +177,24 @@ def test_a_log_line_without_the_kubelets_timestamp_is_a_problem_naming_the_node(
     ]
 
 
-def windows_on(api, tmp_path, tracefs, said):
-    return kernel.KernelWindows("on", said.append, cluster_tracer=tracer_class(tmp_path, tracefs))
+def windows_on(api, tmp_path, tracefs, said, setting="auto"):
+    return kernel.KernelWindows(setting, said.append, cluster_tracer=tracer_class(tmp_path, tracefs))
+
+
+def test_a_cluster_of_ones_own_gets_privileged_pods_only_when_asked(api, tmp_path, tracefs):
+    said = []
+    windows = windows_on(api, tmp_path, tracefs, said)  # the default
+    target = make_target(api, cloud="existing")
+    assert windows.begin(target, NAMES) is None and windows.begin(target, NAMES) is None
+    assert said == [
+        "kernel histograms off for existing: a cluster of your own gets their privileged pods "
+        "only with --telescope-kernel on (ini telescope_kernel = on)"
+    ]
+    assert tracer_pods(api) == {}
+    asked = windows_on(api, tmp_path, tracefs, said, "on")
+    samples, problems = asked.end(asked.begin(target, ("tcp_retransmits",)))
+    asked.stop()
+    assert problems == [] and [s.labels["node"] for s in samples] == ["client-0", "server-0"]
 
 
 def test_the_session_starts_the_pods_once_per_target_and_deletes_them_at_the_end(api, tmp_path, tracefs):

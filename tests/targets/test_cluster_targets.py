@@ -135,8 +135,27 @@ def read_rows(pytester) -> list[dict]:
     return [row for row in map(json.loads, results.read_text().splitlines()) if row["benchmark"] != "provision"]
 
 
-def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
-    result = suite.runpytest("-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1 and not cross_zone")
+@pytest.mark.parametrize(
+    ("kernel", "kernel_lines", "tracer_pods"),
+    [
+        # A cluster of one's own gets no privileged pod unless asked.
+        ((), ["*kernel histograms off for existing: a cluster of your own gets their privileged pods only with --telescope-kernel on *"], 0),
+        # The double runs no container: the kernel histograms cannot be read, which one line says, and the benchmark goes on.
+        (
+            ("--telescope-kernel", "on"),
+            [
+                "*kernel histograms: starting bpftrace (quay.io/iovisor/bpftrace:v0.17.0) on 2 nodes of existing: n1, n2 ...",
+                "*kernel histograms off for existing: bpftrace: on node n1: log of pod telescope-*/bpftrace-*-0: 400 Bad Request: *",
+            ],
+            2,
+        ),
+    ],
+    ids=["kernel-default", "kernel-on"],
+)
+def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api, kernel, kernel_lines, tracer_pods):
+    result = suite.runpytest(
+        "-m", "existing", "--telescope-kubeconfig", "kubeconfig", "-k", "test_iperf3 and parallel1 and not cross_zone", *kernel
+    )
 
     result.assert_outcomes(passed=1)
     rows = read_rows(suite)
@@ -146,12 +165,8 @@ def test_an_existing_cluster_runs_the_network_benchmark_unchanged(suite, api):
     assert target["kubernetes_version"] == "v1.30.4" and set(target["endpoints"]) == {"server", "client"}
     assert namespaces_deleted(api) == [f"/api/v1/namespaces/{target['namespace']}"] and not api.namespaces
     assert TOKEN not in written(suite) + result.stdout.str()
-    # The double runs no container: the kernel histograms cannot be read, which one line says, and the benchmark goes on.
-    result.stdout.fnmatch_lines([
-        "*kernel histograms: starting bpftrace (quay.io/iovisor/bpftrace:v0.17.0) on 2 nodes of existing: n1, n2 ...",
-        f"*kernel histograms off for existing: bpftrace: on node n1: log of pod {target['namespace']}/bpftrace-*-0: 400 Bad Request: *",
-    ])
-    assert [path.rsplit("/", 1)[1][:8] for path in api.paths("DELETE") if "/pods/" in path] == ["bpftrace"] * 2
+    result.stdout.fnmatch_lines(kernel_lines)
+    assert [path.rsplit("/", 1)[1][:8] for path in api.paths("DELETE") if "/pods/" in path] == ["bpftrace"] * tracer_pods
 
 
 def test_clusters_are_used_only_when_asked_for(suite):

@@ -10,15 +10,22 @@ from pytest_telescope.samples import Sample
 from pytest_telescope.targets.kubernetes import KubernetesTarget
 
 
+SETTINGS = ("auto", "on", "off")
+# A cluster of the user's own (perhaps in production) gets privileged pods only when asked.
+OWN_CLUSTER = "existing"
+
+
 class KernelWindows:
     """A ``Tracer`` for the local target, a ``ClusterTracer`` per Kubernetes target, each started on
-    first use and restarted when a test asks for other programs. ``setting`` is ``on`` or ``off``;
+    first use and restarted when a test asks for other programs. ``setting`` is ``auto`` (the local
+    target and the clusters the run provisions), ``on`` (a cluster of the user's own too) or ``off``;
     where the programs cannot run, ``say`` is told why once and benchmarks run on without them."""
 
     def __init__(self, setting: str, say, cluster_tracer=ClusterTracer):
-        if setting not in ("on", "off"):
-            raise TelescopeError(f"--telescope-kernel must be on or off, got {setting!r}")
-        self.on = setting == "on"
+        if setting not in SETTINGS:
+            raise TelescopeError(f"--telescope-kernel (ini telescope_kernel) must be auto, on or off, got {setting!r}")
+        self.on = setting != "off"
+        self.everywhere = setting == "on"
         self._say = say
         self._said: set[str] = set()
         self._tracer: Tracer | None = None
@@ -30,6 +37,12 @@ class KernelWindows:
         """A window's start on ``target``, or None when there is none to take; a snapshot that could not
         be taken is the window's problem."""
         if not self.on or not names:
+            return None
+        if target.cloud == OWN_CLUSTER and not self.everywhere:
+            self._say_once(
+                f"kernel histograms off for {OWN_CLUSTER}: a cluster of your own gets their privileged pods "
+                "only with --telescope-kernel on (ini telescope_kernel = on)"
+            )
             return None
         if isinstance(target, KubernetesTarget):
             tracer = self._cluster(target, names)
