@@ -89,6 +89,7 @@ def test_a_privileged_pod_of_the_pinned_image_per_node_the_roles_pods_may_go_to(
             assert [v["hostPath"] for v in spec["volumes"]] == [{"path": str(tracefs), "type": "Directory"}]
             assert [m["mountPath"] for m in container["volumeMounts"]] == [str(tracefs)]
             assert container["command"][-1] == kernel.source(NAMES)  # the programs the local target runs
+            assert container["command"][4] == f"{tmp_path}/{pod['metadata']['name']}.pid"  # its pid file, as docs/kernel.md says
             assert pod["metadata"]["labels"]["telescope/run-id"] == "20261123T122302Z-dc5148"
         assert said[0] == f"kernel histograms: starting bpftrace ({IMAGE}) on 2 nodes of aks: client-0, server-0 ..."
         assert re.fullmatch(r"kernel histograms: bpftrace attached on 2 nodes in \d+\.\ds", said[1])
