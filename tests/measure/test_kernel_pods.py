@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from doubles.fake_containers import ContainersDouble
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.measure import kernel
 from pytest_telescope.measure.kernel.pods import IMAGE, MAX_NODES, ClusterTracer
+from pytest_telescope.measure.kernel.windows import MAX_RESTARTS
 from pytest_telescope.targets.kubernetes import KubernetesTarget
 
 FAKE_BPFTRACE = Path(__file__).resolve().parents[1] / "doubles" / "fake_bpftrace"
@@ -146,6 +148,78 @@ def test_a_node_whose_bpftrace_died_is_a_problem_of_the_window_and_the_others_st
     # What the exec says here, where the container's files outlive its process; a cluster's exec into a
     # container that ended fails instead ("container not found"), as a problem of the window too.
     assert problems == ["kernel histograms: bpftrace: on node client-0: could not signal it: sh: 1: kill: No such process"]
+
+
+def test_the_pods_of_a_cluster_whose_bpftrace_died_start_anew_at_the_next_test_a_few_times(api, tmp_path, tracefs):
+    said = []
+    windows = windows_on(api, tmp_path, tracefs, said)
+    target = make_target(api)
+    for _ in range(MAX_RESTARTS + 1):  # the first start, then each restart
+        samples, problems = windows.end(windows.begin(target, ("tcp_retransmits",)))
+        assert problems == [] and [s.labels["node"] for s in samples] == ["client-0", "server-0"]
+        (client,) = [name for name, pod in tracer_pods(api).items() if pod["spec"]["nodeName"] == "client-0"]
+        api.containers.stop(target.namespace, client)  # evicted, OOM-killed, its node restarted
+        samples, problems = windows.end(windows.begin(target, ("tcp_retransmits",)))
+        assert [s.labels["node"] for s in samples] == ["server-0"]
+        assert problems == ["kernel histograms: bpftrace: on node client-0: could not signal it: sh: 1: kill: No such process"]
+    assert windows.begin(target, ("tcp_retransmits",)) is None
+    assert said[-1] == f"kernel histograms off for aks: bpftrace failed on a node after {MAX_RESTARTS} restarts of its pods"
+    assert tracer_pods(api) == {} and api.containers.running() == []
+    windows.stop()
+
+
+def test_a_pod_whose_deletion_failed_is_asked_again_then_named_with_the_command_that_deletes_it(api, tmp_path, tracefs, monkeypatch):
+    target = make_target(api)
+    tracer = tracer_class(tmp_path, tracefs)(target, ("tcp_retransmits",)).start(lambda text: None)
+    once, twice = (node.pod for node in tracer.tracers)
+    failures = {once: 1, twice: 2}
+    delete_pod = target.delete_pod
+
+    def unavailable(name):
+        if failures[name]:
+            failures[name] -= 1
+            raise ProvisionError(f"aks cluster: delete pod {target.namespace}/{name}: 503 Service Unavailable")
+        delete_pod(name)
+
+    monkeypatch.setattr(target, "delete_pod", unavailable)
+    problems = tracer.stop()
+    namespace = target.namespace
+    assert problems == [
+        f"aks cluster: delete pod {namespace}/{twice}: 503 Service Unavailable; "
+        f"delete it with: kubectl delete pod --namespace {namespace} {twice}"
+    ]
+    assert list(tracer_pods(api)) == [twice]  # a kept namespace would keep it tracing: hence the command
+    delete_pod(twice)
+    assert api.containers.running() == []
+
+
+def test_a_log_read_cut_off_inside_a_printout_refuses_the_printouts_after_it(api, tmp_path, tracefs, monkeypatch):
+    target = make_target(api)
+    tracer = tracer_class(tmp_path, tracefs)(target, ("tcp_retransmits",)).start(lambda text: None)
+    names = {node.node: node.pod for node in tracer.tracers}
+    try:
+        begun = tracer.snapshot()
+        pod_log = target.pod_log
+        signalled = time.time_ns()  # the kubelet's clock is this machine's here
+
+        def cut_off(name, *args, **kwargs):
+            for instant, text in pod_log(name, *args, **kwargs):
+                yield instant, text
+                if instant > signalled:  # the first line of the new printout, then the connection drops
+                    raise ProvisionError(f"aks cluster: log of pod {target.namespace}/{name}: connection reset by peer")
+
+        monkeypatch.setattr(target, "pod_log", cut_off)
+        cut = tracer.window(begun)
+        monkeypatch.setattr(target, "pod_log", pod_log)
+        after = tracer.window(tracer.snapshot())  # its rest would pass for this printout
+    finally:
+        tracer.stop()
+    assert cut[0] == [] and after[0] == []
+    assert after[1] == [
+        f"kernel histograms: bpftrace: on node {node}: a printout was cut off: "
+        f"aks cluster: log of pod {target.namespace}/{names[node]}: connection reset by peer"
+        for node in ("client-0", "server-0")
+    ]
 
 
 def test_a_line_that_is_not_json_is_a_problem_naming_the_node_in_this_window_and_the_next(api, tmp_path, tracefs, garbling_bpftrace):

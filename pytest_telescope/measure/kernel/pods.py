@@ -78,13 +78,17 @@ class NodeTracer:
 
     def _read(self, parse, since_seconds: int | None):
         """``parse`` of the lines of the log; what keeps them from being read is a ``ToolError`` naming the node.
-        After a line that is not JSON, every printout is refused: the next one read could be the rest of this one."""
+        After a line that is not JSON, or a read cut off inside a printout, every printout is refused: the
+        next one read could be the rest of this one."""
         if self._garbled is not None:
             raise ToolError("bpftrace", f"on node {self.node}: {self._garbled}")
+        read_until = self._read_until
         try:
             with contextlib.closing(self._lines(since_seconds)) as lines:
                 return parse(lines)
         except ProvisionError as error:  # the log could not be read
+            if self._read_until != read_until:  # in the middle of a printout: its rest would pass for the next
+                self._garbled = f"a printout was cut off: {error}"
             raise ToolError("bpftrace", f"on node {self.node}: {error}") from None
         except ValueError as error:
             self._garbled = str(error)
@@ -149,7 +153,8 @@ class ClusterTracer:
 
     def snapshot(self) -> dict[str, dict | TelescopeError]:
         """Each node's maps, or why they could not be read. Every bpftrace is signalled before any
-        printout is read, so that the nodes' windows start and end together."""
+        printout is read, so that the nodes' windows start and end together. A node that could not
+        be read leaves the tracer not ``attached``: the session starts its pods anew for the next test."""
         found: dict[str, dict | TelescopeError] = {}
         for tracer in self.tracers:
             try:
@@ -162,6 +167,8 @@ class ClusterTracer:
                     found[tracer.node] = tracer.printout()
                 except TelescopeError as error:
                     found[tracer.node] = error
+        if any(isinstance(maps, TelescopeError) for maps in found.values()):
+            self.attached = False
         return found
 
     def window(self, before: dict) -> tuple[list[Sample], list[str]]:
@@ -181,14 +188,19 @@ class ClusterTracer:
         return samples, problems
 
     def stop(self) -> list[str]:
-        """Delete the pods (bpftrace ends with them); returns why some could not be. A pod is forgotten
-        once its deletion was asked for: those an interrupt leaves, the next ``stop`` deletes."""
+        """Delete the pods (bpftrace ends with them), each tried twice: a kept namespace would keep one
+        tracing. Returns those that could not be, each with the command that deletes it. A pod is
+        forgotten once its deletion was asked for: those an interrupt leaves, the next ``stop`` deletes."""
         self.attached = False
         problems = []
         while self.tracers:
-            try:
-                self.target.delete_pod(self.tracers[0].pod)
-            except TelescopeError as error:
-                problems.append(str(error))
+            pod = self.tracers[0].pod
+            for attempt in (1, 2):
+                try:
+                    self.target.delete_pod(pod)
+                    break
+                except TelescopeError as error:
+                    if attempt == 2:
+                        problems.append(f"{error}; delete it with: kubectl delete pod --namespace {self.target.namespace} {pod}")
             del self.tracers[0]
         return problems

@@ -13,6 +13,8 @@ from pytest_telescope.targets.kubernetes import KubernetesTarget
 SETTINGS = ("auto", "on", "off")
 # A cluster of the user's own (perhaps in production) gets privileged pods only when asked.
 OWN_CLUSTER = "existing"
+# A cluster's pods are started anew after a node's bpftrace failed, this many times in a session.
+MAX_RESTARTS = 3
 
 
 class KernelWindows:
@@ -32,6 +34,7 @@ class KernelWindows:
         self._cluster_tracer = cluster_tracer  # the class, or a partial of it with other paths (tests)
         self._clusters: dict[int, ClusterTracer] = {}  # by id(target): a session's targets live as long as it
         self._off: set[str | int] = set()  # "local", or the id of a cluster target, where they cannot run
+        self._restarts: dict[int, int] = {}  # by id(target): its pods started anew after a failure
 
     def begin(self, target, names: tuple[str, ...] = tuple(PROGRAMS)) -> tuple | None:
         """A window's start on ``target``, or None when there is none to take; a snapshot that could not
@@ -77,7 +80,7 @@ class KernelWindows:
             self._tracer = None
         for tracer in self._clusters.values():
             for problem in tracer.stop():
-                self._say(f"kernel histograms: {problem}; the namespace's deletion stops it")
+                self._say(f"kernel histograms: {problem}")
         self._clusters.clear()
 
     def _local(self, names: tuple[str, ...]) -> Tracer | None:
@@ -101,6 +104,14 @@ class KernelWindows:
         if id(target) in self._off:
             return None
         tracer = self._clusters.get(id(target))
+        if tracer is not None and not tracer.attached:  # a node's bpftrace failed, or its start was cut short
+            restarts = self._restarts[id(target)] = self._restarts.get(id(target), 0) + 1
+            if restarts > MAX_RESTARTS:
+                for problem in self._clusters.pop(id(target)).stop():
+                    self._say(f"kernel histograms: {problem}")
+                self._off.add(id(target))
+                self._say(f"kernel histograms off for {target.cloud}: bpftrace failed on a node after {MAX_RESTARTS} restarts of its pods")
+                return None
         if tracer is not None and (tracer.names != names or not tracer.attached):
             for problem in self._clusters.pop(id(target)).stop():
                 self._say(f"kernel histograms: {problem}")
