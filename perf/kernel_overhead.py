@@ -56,18 +56,6 @@ def program_runs(pid: int) -> tuple[int, int]:
     return nanoseconds, runs
 
 
-def bpftrace_child() -> int:
-    """The pid of the bpftrace this process started (the ``Tracer``'s)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, comm, _, ppid = stat.read_text().split()[:4]
-        except OSError:
-            continue
-        if comm == "(bpftrace)" and int(ppid) == os.getpid():
-            return int(pid)
-    raise SystemExit("the tracer's bpftrace process was not found")
-
-
 def cost_round(programs: tuple[str, ...], target, fio_file: Path, duration: int) -> None:
     """Prints the CPU time the programs ran for during one round of both tools, per run and as a share of the CPUs."""
     setting = Path("/proc/sys/kernel/bpf_stats_enabled")
@@ -75,7 +63,7 @@ def cost_round(programs: tuple[str, ...], target, fio_file: Path, duration: int)
     setting.write_text("1")
     tracer = Tracer(programs).start()
     try:
-        pid = bpftrace_child()
+        pid = tracer.pid
         nanoseconds, runs = program_runs(pid)
         started = time.perf_counter()
         bare_round(target, fio_file, duration)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import heading, local_target, summary  # noqa: E402
+from _common import heading, listening, local_target, summary  # noqa: E402
 
 from pytest_telescope.tools import iperf3
 
@@ -49,11 +49,6 @@ def free_port() -> int:
 
 def in_namespace(namespace: str | None) -> list[str]:
     return ["ip", "netns", "exec", namespace] if namespace else []
-
-
-def listening(namespace: str | None, port: int) -> bool:
-    table = subprocess.run([*in_namespace(namespace), "cat", "/proc/net/tcp"], capture_output=True, text=True, check=True).stdout
-    return any(f":{port:04X} " in line and line.split()[3] == "0A" for line in table.splitlines()[1:])
 
 
 def tcp_counters(namespace: str | None) -> dict[str, int]:

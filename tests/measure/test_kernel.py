@@ -11,8 +11,8 @@ from pytest_telescope.errors import TelescopeError
 from pytest_telescope.measure import kernel
 from pytest_telescope.samples import LOWER, Metric
 
-LOCAL = SimpleNamespace(cloud="local")
-FAKE_BPFTRACE = Path(__file__).resolve().parents[1] / "doubles" / "fake_bpftrace"  # what the windows ask of the local target: its cloud
+LOCAL = SimpleNamespace(cloud="local")  # what the windows ask of the local target: its cloud
+FAKE_BPFTRACE = Path(__file__).resolve().parents[1] / "doubles" / "fake_bpftrace"
 
 
 def test_a_window_is_the_difference_of_two_printouts(recorded_printouts):
@@ -109,9 +109,9 @@ def test_real_bpftrace_counts_direct_io_in_a_window(windows, tmp_path):
 
 def test_real_bpftrace_restarts_for_other_programs_and_stops(windows):
     windows.end(windows.begin(LOCAL, ("tcp_retransmits",)))
-    first = windows._tracer._popen.pid
+    first = windows._tracer.pid
     samples, _ = windows.end(windows.begin(LOCAL, ("runqueue_latency",)))
-    assert windows._tracer._popen.pid != first
+    assert windows._tracer.pid != first
     assert {s.metric for s in samples} >= {"runqueue_latency_count"}
     windows.stop()
     with pytest.raises(ProcessLookupError):

@@ -353,10 +353,6 @@ def test_a_pod_whose_creation_timed_out_after_the_api_server_made_it_is_deleted(
     assert tracer_pods(api) == {} and api.containers.running() == []
 
 
-def raise_(error: BaseException):
-    raise error
-
-
 def test_a_node_without_tracefs_is_one_line_naming_it_and_no_pod_is_left(api, tmp_path):
     said = []
     windows = windows_on(api, tmp_path, tmp_path / "no-tracefs", said)

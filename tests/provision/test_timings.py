@@ -12,7 +12,6 @@ from pytest_telescope.provision.terraform import TerraformRunner, human, resourc
 from pytest_telescope.redact import Redactor
 from pytest_telescope.samples import Sample
 from pytest_telescope.verdict import provisioning
-from pytest_telescope.verdict.slo import Threshold
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -6,11 +6,11 @@ printouts into a window's samples, ``tracer`` runs them on this machine (the loc
 """
 
 from pytest_telescope.measure.kernel.histograms import difference, statistic, window
-from pytest_telescope.measure.kernel.programs import METRICS, PROGRAMS, STATS, TRACEFS, Program, metrics, source
+from pytest_telescope.measure.kernel.programs import METRICS, PROGRAMS, Program, metrics, source
 from pytest_telescope.measure.kernel.tracer import Tracer, unavailable
 from pytest_telescope.measure.kernel.windows import KernelWindows
 
 __all__ = [
-    "METRICS", "PROGRAMS", "STATS", "TRACEFS", "KernelWindows", "Program", "Tracer",
+    "METRICS", "PROGRAMS", "KernelWindows", "Program", "Tracer",
     "difference", "metrics", "source", "statistic", "unavailable", "window",
 ]

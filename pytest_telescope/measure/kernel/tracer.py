@@ -60,6 +60,10 @@ class Tracer:
         raise self._failure("exited before attaching its probes")
 
     @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    @property
     def running(self) -> bool:
         return self._popen is not None and self._popen.poll() is None
 

@@ -78,10 +78,8 @@ class KernelWindows:
         if self._tracer is not None:
             self._tracer.stop()
             self._tracer = None
-        for tracer in self._clusters.values():
-            for problem in tracer.stop():
-                self._say(f"kernel histograms: {problem}")
-        self._clusters.clear()
+        for key in list(self._clusters):
+            self._drop(key)
 
     def _local(self, names: tuple[str, ...]) -> Tracer | None:
         if "local" in self._off:
@@ -107,14 +105,12 @@ class KernelWindows:
         if tracer is not None and not tracer.attached:  # a node's bpftrace failed, or its start was cut short
             restarts = self._restarts[id(target)] = self._restarts.get(id(target), 0) + 1
             if restarts > MAX_RESTARTS:
-                for problem in self._clusters.pop(id(target)).stop():
-                    self._say(f"kernel histograms: {problem}")
+                self._drop(id(target))
                 self._off.add(id(target))
                 self._say(f"kernel histograms off for {target.cloud}: bpftrace failed on a node after {MAX_RESTARTS} restarts of its pods")
                 return None
         if tracer is not None and (tracer.names != names or not tracer.attached):
-            for problem in self._clusters.pop(id(target)).stop():
-                self._say(f"kernel histograms: {problem}")
+            self._drop(id(target))
             tracer = None
         if tracer is None:
             # Kept before it starts: whatever interrupts its start, ``stop`` deletes the pods it left.
@@ -126,6 +122,11 @@ class KernelWindows:
                 self._say(f"kernel histograms off for {target.cloud}: {error}")
                 return None
         return tracer
+
+    def _drop(self, key: int) -> None:
+        """Stop a cluster's tracer (its pods deleted) and forget it."""
+        for problem in self._clusters.pop(key).stop():
+            self._say(f"kernel histograms: {problem}")
 
     def _say_once(self, text: str) -> None:
         if text not in self._said:

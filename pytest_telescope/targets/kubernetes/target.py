@@ -251,10 +251,10 @@ class KubernetesTarget(Target):
         """The node of each role's pod, for the pods made so far."""
         return {role: endpoint.node for role, endpoint in self._endpoints.items()}
 
-    def role_nodes(self, roles: Sequence[str] = ROLES) -> dict[str, list[str]]:
+    def role_nodes(self) -> dict[str, list[str]]:
         """The names of the nodes each role's pod may go to (see ``nodes.role_nodes``)."""
-        nodes = self.nodes(list_selector([self.settings.selector(role) for role in roles]))
-        return {role: [node.name for node in role_nodes(nodes, self.settings, role)] for role in roles}
+        nodes = self.nodes(list_selector([self.settings.selector(role) for role in ROLES]))
+        return {role: [node.name for node in role_nodes(nodes, self.settings, role)] for role in ROLES}
 
     def start_node_pod(self, name: str, node: str, image: str, command: Sequence[str], host_paths: Sequence[str], component: str) -> None:
         """Create a privileged pod in the run's namespace on ``node`` (``manifests.node_pod``); the
