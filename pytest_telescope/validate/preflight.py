@@ -340,19 +340,18 @@ def _autoscale(cloud: str, pools: list[Pool], overrides: dict, facts: dict, misf
 
 
 def _cluster_crud(cloud: str, shape: dict, scenario: Scenario, facts: dict, misfit) -> list[Misfit]:
-    """The pool each case makes needs a name of its own in the cluster, and a machine size the facts know."""
+    """The pool each case makes needs a name of its own in the cluster; the cluster, with that pool
+    scaled up, is checked as any other."""
     names = {"system", *(pool["name"] for pool in shape.get("node_pools", []))}
-    sizes = facts["instance_types"][cloud]["types"]
     problems = []
     for case in scenario.cases:
         params = {**scenario.defaults, **case.params}
         if params["pool"] in names:
             problems.append(misfit(params["pool"], "the cluster has a pool of that name, and the test creates and deletes its own",
                                    "give the case's pool another name"))
-        size = params[f"{cloud}_machine_size"]
-        if size not in sizes:
-            problems.append(misfit(params["pool"], f"machine size {size} is not in cluster_facts.yaml",
-                                   f"add its vCPUs, memory and max pods to pytest_telescope/validate/cluster_facts.yaml with their source, or use one of {', '.join(sizes)}"))
+        made = {"name": params["pool"], "count": params["scale_count"], "machine_size": params[f"{cloud}_machine_size"]}
+        _, misfits = _pools(cloud, {**shape, "node_pools": [*shape.get("node_pools", []), made]}, facts, misfit)
+        problems += [found for found in misfits if found not in problems]
     return problems
 
 

@@ -116,6 +116,12 @@ def test_the_cluster_crud_pool_needs_a_machine_size_the_facts_know(tmp_path):
     assert message.startswith("suite.yaml on gke, pool crud: machine size e2-giant-7 is not in cluster_facts.yaml; fix: add its vCPUs")
 
 
+def test_the_cluster_crud_suites_own_cluster_is_checked_too(tmp_path):
+    suite = {**CLUSTER_CRUD, "target": {"aks": {"cluster": {"system_pool": {"machine_size": "Standard_Q9"}, "node_pools": []}}}}
+    message = only(timed_check(write_suite(tmp_path, suite), "aks"))
+    assert message.startswith("suite.yaml on aks, pool system: machine size Standard_Q9 is not in cluster_facts.yaml; fix: add its vCPUs")
+
+
 def test_a_suite_without_a_shape_misfits(tmp_path):
     """Defect 1: a CL2 suite with no target got the module's single system node."""
     suite = write_suite(tmp_path, {"benchmark": "clusterloader2", "clouds": ["eks"], "params": {"testconfig": "load/config.yaml"}})
