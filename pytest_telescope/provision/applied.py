@@ -17,7 +17,7 @@ from pathlib import Path
 from pytest_telescope.errors import ProvisionError
 from pytest_telescope.progress import Progress
 from pytest_telescope.provision.runs import locked
-from pytest_telescope.provision.terraform import ResourceChange, TerraformRunner, declared_variables, failure_text
+from pytest_telescope.provision.terraform import ResourceChange, TerraformRunner, check_declared, failure_text
 
 VARIABLES_FILE = "variables.json"
 PROVISIONED_FILE = "variables-provisioned.json"
@@ -70,12 +70,10 @@ class AppliedModule:
 
     def apply(self, **changes) -> Applied:
         """Apply the module again with ``changes`` to its variables; raises ``ApplyFailed``."""
-        module_dir = Path((self.directory / "module").read_text())
-        declared = declared_variables(module_dir)
+        check_declared(changes, Path((self.directory / "module").read_text()))
+        owned = self.provisioned.keys() - self.inputs
         for name in changes:
-            if name not in declared:
-                raise ProvisionError(f"{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
-            if name in self.provisioned.keys() - self.inputs:
+            if name in owned:
                 raise ProvisionError(f"{name}: set by the plugin for every run, not by a suite")
         return self._apply({**self.variables, **changes}, f"with {', '.join(sorted(changes))} changed")
 

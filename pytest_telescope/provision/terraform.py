@@ -198,14 +198,19 @@ def declared_variables(module_dir: Path) -> set[str]:
     return set(re.findall(r'^variable\s+"([^"]+)"', "\n".join(p.read_text() for p in module_dir.glob("*.tf")), re.M))
 
 
-def check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
+def check_declared(names, module_dir: Path, where: str = "") -> None:
     """Terraform ignores a TF_VAR_ its module does not declare: a misspelt input would silently leave
-    the module's default (a cluster of another shape). And the plugin's own inputs are not the scenario's."""
+    the module's default (a cluster of another shape)."""
     declared = declared_variables(module_dir)
-    where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
-    for name in variables:
+    for name in names:
         if name not in declared:
-            raise ProvisionError(f"{where}.{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
+            raise ProvisionError(f"{where}{name}: not a variable of {module_dir} (it has: {', '.join(sorted(declared))})")
+
+
+def check_inputs(cloud: str, inputs: dict, variables: dict, module_dir: Path) -> None:
+    """The scenario's inputs are the module's variables (``check_declared``), and the plugin's own are not the scenario's."""
+    where = f"target.{cloud}" if cloud == "local" else f"target.{cloud}.cluster"
+    check_declared(variables, module_dir, f"{where}.")
     for name in inputs:
         if variables[name] != inputs[name]:
             raise ProvisionError(f"{where}.{name}: set by the plugin for every run, not by a scenario")
