@@ -9,7 +9,6 @@ import yaml
 from pytest_telescope import scenario
 from pytest_telescope.errors import ProvisionError, ScenarioError
 from pytest_telescope.samples import Sample
-from pytest_telescope.targets import TargetSpec
 from pytest_telescope.tools import case_parameters, cluster_crud
 from pytest_telescope.tools._params import ParameterError
 
@@ -29,9 +28,7 @@ def test_a_pool_is_created_scaled_up_back_down_and_deleted_beside_the_clusters_o
     assert {o.pool for o in operations} == {"crud"}
 
 
-def test_the_pools_machine_is_the_clouds_own():
-    sizes = {cloud: cluster_crud.command([], cloud)[0].node_pools[0]["machine_size"] for cloud in ("aks", "eks", "gke")}
-    assert sizes == cluster_crud.SYSTEM_POOL_SIZES  # tests/validate/test_preflight.py checks them against the modules
+def test_a_case_names_the_pools_machine_and_count_on_a_cloud():
     (operation, *_) = cluster_crud.command([], "eks", pool="gpu", eks_machine_size="p4d.24xlarge", create_count=0)
     assert operation.node_pools == [{"name": "gpu", "count": 0, "machine_size": "p4d.24xlarge"}]
 
@@ -63,8 +60,7 @@ def test_what_terraform_timed_is_samples():
         Sample("node_pool_apply_duration", 41.5, "s", labels),
         Sample("node_pool_resource_duration", 39.25, "s", {**labels, "address": POOL, "action": "update"}),
     ]
-    assert {s.metric for s in timed} | {"node_pool_scale_up_duration"} <= set(cluster_crud.METRICS)
-    assert all(cluster_crud.METRICS[metric].better == "lower" for metric in cluster_crud.METRICS)
+    assert {s.metric for s in timed} <= set(cluster_crud.METRICS)
 
 
 def test_an_operation_is_timed_from_the_first_change_to_the_pools_resources_until_its_nodes_are_ready():
@@ -92,7 +88,6 @@ def test_the_shipped_suite_has_a_cluster_of_its_own_on_each_cloud():
         own = suite.target_settings(cloud)["cluster"]
         sharing = [other.path.name for other in others if other.target_settings(cloud).get("cluster") == own]
         assert not sharing, f"{cloud}: {sharing} share the CRUD suite's cluster"
-        assert TargetSpec.of(cloud, {"cluster": own}) != TargetSpec.of(cloud, {})
     assert [case.id for case in suite.cases] == ["one-to-three-nodes", "zero-to-two-nodes"]
     # A baseline judges the operations; Terraform's part and each resource's are shown only.
     assert suite.judged == {f"node_pool_{operation}_duration" for operation in ("create", "scale_up", "scale_down", "delete")}
